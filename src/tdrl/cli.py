@@ -1,0 +1,62 @@
+"""The ``tdrl`` command line: parse arguments, call one stage function, print. No logic here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="tdrl: test-driven reinforcement learning for code models.", no_args_is_help=True, add_completion=False)
+
+
+@app.command()
+def verify(
+    problems: Path = typer.Option(..., "--problems", help="Problems JSONL (id, tests, entry_point, ...)."),
+    samples: Path = typer.Option(..., "--samples", help="Samples JSONL (problem_id, sample_id, completion)."),
+    out: Path = typer.Option(..., "--out", help="Results JSONL; an existing file is resumed, not redone."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Parallel sandboxes (default: CPU count)."),
+    timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds (without a reference)."),
+    min_timeout: float = typer.Option(1.0, "--min-timeout", help="Floor of reference-scaled per-test limits."),
+    timeout_factor: float = typer.Option(4.0, "--timeout-factor", help="Per-test limit = factor x reference time."),
+    max_sample_time: float = typer.Option(60.0, "--max-sample-time", help="Whole-sample time budget cap in seconds."),
+    memory_mb: int = typer.Option(2048, "--memory-mb", help="Memory limit per run."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate", help="Scale time limits to each problem's reference."),
+    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop a sample at its first failing test (pass rates become lower bounds)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Run samples against their problems' tests in the sandbox and write one result per sample."""
+    from tdrl.execution import Limits, TimePolicy
+    from tdrl.execution.run import verify_files
+    from tdrl.io import InputError
+
+    policy = TimePolicy(timeout=timeout, min_timeout=min_timeout, factor=timeout_factor, max_sample=max_sample_time)
+    try:
+        summary = verify_files(
+            problems, samples, out, workers=workers, time_policy=policy, limits=Limits(memory_bytes=memory_mb << 20),
+            sandbox=sandbox, calibrate=calibrate, stop_on_first_failure=fail_fast, progress=progress,
+        )
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"{summary.samples} verified, {summary.skipped} already done; statuses {dict(summary.statuses)}; "
+        f"mean pass rate {summary.mean_pass_rate:.3f}; sandbox {summary.isolation}"
+    )
+
+
+@app.command()
+def demo(
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Parallel sandboxes."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+) -> None:
+    """Run the pipeline on bundled data: verify correct, wrong and hostile samples."""
+    from tdrl.demo import run_demo
+
+    run_demo(str(out_dir) if out_dir else None, workers=workers, sandbox=sandbox)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,534 @@
+"""The in-sandbox half of the verifier: a warm interpreter that forks one child per run.
+
+This file runs *inside* the sandbox as a standalone script (``python -I -S -B zygote.py``);
+it imports nothing from tdrl. It is not trusted with verdicts: it never sees expected
+outputs, it only runs candidate code and forwards what the candidate produced (return
+values as type-tagged plain data, stdout for stdio tests) to the trusted parent, which
+judges. Anything the candidate does to this process tree can therefore change *what it
+answers*, never *how the answer is judged*.
+
+Wire protocol (parent <-> zygote, over the zygote's stdin/stdout):
+  parent -> zygote: frames ``>I length`` + JSON (a job, or ``{"abort": 1}``)
+  zygote -> parent: frames ``>I length`` + one type byte + payload:
+     ``R`` raw bytes the child wrote on its result pipe (JSON lines),
+     ``E`` a JSON event of the zygote (ready, timeout, died, budget, done, ...).
+"""
+
+import ast
+import base64
+import builtins
+import collections
+import json
+import os
+import select
+import signal
+import struct
+import sys
+import time
+
+PREIMPORT = (
+    "abc array bisect calendar cmath collections contextlib copy dataclasses datetime decimal "
+    "enum fractions functools hashlib heapq io itertools json math numbers operator queue random "
+    "re statistics string struct textwrap types typing unicodedata"
+).split()
+for _name in PREIMPORT:
+    try:
+        __import__(_name)
+    except ImportError:
+        pass
+
+CTL_IN = os.dup(0)
+CTL_OUT = os.dup(1)
+_devnull = os.open("/dev/null", os.O_RDWR)
+os.dup2(_devnull, 0)
+os.dup2(_devnull, 1)
+os.close(_devnull)
+
+WORK = sys.argv[1] if len(sys.argv) > 1 else "/tmp/work"  # a private folder per zygote
+RESULT_FD = 3
+IN_PID_NAMESPACE = os.getpid() <= 3  # bwrap runs us as pid 2 in a fresh pid namespace
+
+
+def _prctl(option, value):
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except Exception:
+        pass
+
+
+_prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans of a run come back to us to be reaped
+_prctl(4, 0)  # PR_SET_DUMPABLE=0: the candidate cannot ptrace us or open /proc/<us>/fd
+
+
+# ---------------------------------------------------------------- framing
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def send(kind, payload):
+    _write_all(CTL_OUT, struct.pack(">I", len(payload) + 1) + kind + payload)
+
+
+def event(**fields):
+    send(b"E", json.dumps(fields).encode())
+
+
+def _read_exact(fd, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = os.read(fd, n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return buf
+
+
+def read_frame():
+    (n,) = struct.unpack(">I", _read_exact(CTL_IN, 4))
+    return json.loads(_read_exact(CTL_IN, n))
+
+
+# ---------------------------------------------------------------- values (child side)
+
+_T_ODICT = collections.OrderedDict
+_T_DDICT = collections.defaultdict
+_T_COUNTER = collections.Counter
+_T_DEQUE = collections.deque
+_SMALL = 2**53
+
+
+class Unsupported(Exception):
+    pass
+
+
+class TooBig(Exception):
+    pass
+
+
+def encode(value, budget):
+    """Type-tag a plain value; exact types only, so subclasses with fake __eq__ are rejected."""
+    stack_depth = [0]
+
+    def enc(v):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise TooBig("return value too large")
+        t = type(v)
+        if v is None or t is bool:
+            return v
+        if t is int:
+            return v if -_SMALL < v < _SMALL else ["i", format(v, "x")]
+        if t is str:
+            budget[0] -= len(v) // 8
+            if budget[0] < 0:
+                raise TooBig("return value too large")
+            return v
+        if t is float:
+            return ["f", repr(v)]
+        if t is complex:
+            return ["c", repr(v.real), repr(v.imag)]
+        if t is bytes:
+            budget[0] -= len(v) // 6
+            if budget[0] < 0:
+                raise TooBig("return value too large")
+            return ["y", base64.b64encode(v).decode()]
+        stack_depth[0] += 1
+        if stack_depth[0] > 200:
+            raise Unsupported("value nested too deeply")
+        try:
+            if t is list:
+                return ["l", [enc(x) for x in v]]
+            if t is tuple:
+                return ["t", [enc(x) for x in v]]
+            if t is set:
+                return ["S", [enc(x) for x in v]]
+            if t is frozenset:
+                return ["Z", [enc(x) for x in v]]
+            if t is dict or t is _T_DDICT:
+                return ["d", [[enc(k), enc(x)] for k, x in dict.items(v)]]
+            if t is _T_ODICT:
+                return ["o", [[enc(k), enc(x)] for k, x in dict.items(v)]]
+            if t is _T_COUNTER:
+                return ["C", [[enc(k), enc(x)] for k, x in dict.items(v)]]
+            if t is _T_DEQUE:
+                return ["q", [enc(x) for x in v]]
+        finally:
+            stack_depth[0] -= 1
+        raise Unsupported("unsupported type " + type.__dict__["__name__"].__get__(t))
+
+    return enc(value)
+
+
+def _exc_name(exc):
+    try:
+        return type.__dict__["__name__"].__get__(type(exc))
+    except Exception:
+        return "BaseException"
+
+
+def _exc_msg(exc):
+    try:
+        return str(exc)[:300]
+    except BaseException:
+        return ""
+
+
+# ---------------------------------------------------------------- the child
+
+
+def child_main(job, start, stop):
+    """Runs in the forked child: load the program, run tests[start:stop], report each one."""
+    out = os.fdopen(RESULT_FD, "wb", buffering=0)
+    limits = job["limits"]
+    value_budget = limits["value_nodes"]
+
+    def report(rec):
+        out.write((json.dumps(rec) + "\n").encode())
+
+    stdio = job["mode"] == "stdio"
+    ns = {"__name__": "__main__" if stdio else "__tdrl_candidate__", "__builtins__": builtins}
+    if stdio:
+        try:
+            code = compile(job["code"], "<candidate>", "exec")
+        except BaseException as exc:
+            report({"L": 0, "x": _exc_name(exc), "m": _exc_msg(exc)})
+            return
+        report({"L": 1})
+        t0 = time.perf_counter()
+        try:
+            exit_code = 0
+            try:
+                exec(code, ns)
+            except SystemExit as exc:
+                exit_code = exc.code if type(exc.code) is int else (0 if exc.code is None else 1)
+            dt = time.perf_counter() - t0
+            sys.stdout.flush()
+            size = os.lseek(1, 0, os.SEEK_END)
+            if size > limits["stdout_bytes"]:
+                report({"i": start, "big": 1})
+                return
+            os.lseek(1, 0, os.SEEK_SET)
+            data = b""
+            while len(data) < size:
+                chunk = os.read(1, size - len(data))
+                if not chunk:
+                    break
+                data += chunk
+            report({"i": start, "v": data.decode("utf-8", "replace"), "rc": exit_code, "us": int(dt * 1e6)})
+        except MemoryError:
+            report({"i": start, "x": "MemoryError", "mem": 1})
+        except BaseException as exc:
+            report({"i": start, "x": _exc_name(exc), "m": _exc_msg(exc)})
+        return
+
+    try:
+        exec(compile(job["code"], "<candidate>", "exec"), ns)
+    except MemoryError:
+        report({"L": 0, "x": "MemoryError", "mem": 1})
+        return
+    except BaseException as exc:
+        report({"L": 0, "x": _exc_name(exc), "m": _exc_msg(exc)})
+        return
+    report({"L": 1})
+    literal_eval = ast.literal_eval
+    perf = time.perf_counter
+    for i in range(start, stop):
+        test = job["tests"][i]
+        kind = test["k"]
+        t0 = perf()
+        try:
+            if kind == "call":
+                fn = ns[test["fn"]]
+                value = fn(*literal_eval(test["args"]))
+                dt = perf() - t0
+                rec = {"i": i, "v": encode(value, [value_budget]), "us": int(dt * 1e6)}
+            elif kind == "probes":
+                values = [eval(compile(src, "<test>", "eval"), ns) for src in test["probes"]]
+                dt = perf() - t0
+                rec = {"i": i, "v": [encode(v, [value_budget]) for v in values], "us": int(dt * 1e6)}
+            else:  # script: runs in the candidate's namespace; passes when it raises nothing
+                exec(compile(test["src"], "<test>", "exec"), ns)
+                dt = perf() - t0
+                rec = {"i": i, "v": True, "us": int(dt * 1e6)}
+        except MemoryError:
+            rec = {"i": i, "x": "MemoryError", "mem": 1}
+        except TooBig:
+            rec = {"i": i, "big": 1}
+        except Unsupported as exc:
+            rec = {"i": i, "x": "UnsupportedValue", "m": str(exc)}
+        except BaseException as exc:
+            rec = {"i": i, "x": _exc_name(exc), "m": _exc_msg(exc)}
+        report(rec)
+    report({"end": 1})
+
+
+def _set_limits(job):
+    import resource
+
+    limits = job["limits"]
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["stdout_bytes"] + 1, limits["stdout_bytes"] + 1))
+    cpu = int(limits["cpu_seconds"]) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    if limits.get("nproc"):
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["nproc"], limits["nproc"]))
+    if limits.get("address_space"):
+        with open("/proc/self/statm") as f:
+            vm_now = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        cap = vm_now + limits["address_space"]
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")  # if the group runs out of memory, the kernel picks the candidate
+    except OSError:
+        pass
+
+
+def fork_child(job, start, stop):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGINT, signal.SIGTERM, signal.SIGXFSZ):
+                signal.signal(sig, signal.SIG_DFL)
+            os.dup2(w, RESULT_FD)
+            os.closerange(RESULT_FD + 1, 65536)
+            os.chdir(WORK)
+            if job["mode"] == "stdio":
+                stdin_fd = os.open(WORK + "/.stdin", os.O_RDONLY)
+            else:
+                stdin_fd = os.open("/dev/null", os.O_RDONLY)
+            os.dup2(stdin_fd, 0)
+            os.close(stdin_fd)
+            out_fd = os.open(WORK + "/.stdout", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+            err_fd = os.open(WORK + "/.stderr", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(out_fd, 1)
+            os.dup2(err_fd, 2)
+            os.close(out_fd)
+            os.close(err_fd)
+            _set_limits(job)
+            child_main(job, start, stop)
+        except BaseException:
+            pass
+        os._exit(0)
+    os.close(w)
+    return pid, r
+
+
+# ---------------------------------------------------------------- supervision
+
+
+def kill_everything(pid):
+    """Kill the run's whole process tree, escaped orphans included, and reap it."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    while True:
+        if IN_PID_NAMESPACE:
+            try:
+                os.kill(-1, signal.SIGKILL)  # everyone in this namespace but us and bwrap's init
+            except OSError:
+                pass
+        else:
+            for child in _children():
+                try:
+                    os.kill(child, signal.SIGKILL)
+                except OSError:
+                    pass
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            pass
+
+
+def _children():
+    pids = []
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open("/proc/self/task/%s/children" % tid) as f:
+                pids.extend(int(p) for p in f.read().split())
+    except OSError:
+        pass
+    return pids
+
+
+class _Run:
+    """What the zygote knows about one child's progress, from the lines it wrote."""
+
+    def __init__(self, start):
+        self.start = start
+        self.cur = None  # None while loading, else the index of the test being run
+        self.finished = False  # the child said it is done (end, or failed to load)
+        self.pending = b""
+
+    def feed(self, chunk):
+        self.pending += chunk
+        *lines, self.pending = self.pending.split(b"\n")
+        advanced = False
+        for line in lines:
+            if line.startswith(b'{"L": 1'):
+                self.cur = self.start
+                advanced = True
+            elif line.startswith(b'{"L": 0') or line.startswith(b'{"end"'):
+                self.finished = True
+            elif line.startswith(b'{"i": ') and self.cur is not None:
+                self.cur += 1
+                advanced = True
+        return advanced
+
+
+def supervise(job, start, stop, budget_deadline):
+    """Run tests[start:stop] in one child; return the next index to run, or None to end the job."""
+    pid, r = fork_child(job, start, stop)
+    pidfd = os.pidfd_open(pid)
+    poller = select.poll()
+    poller.register(r, select.POLLIN)
+    poller.register(pidfd, select.POLLIN)
+    poller.register(CTL_IN, select.POLLIN)
+    limits = job["limits"]
+    timeouts = job["timeouts"]
+    run = _Run(start)
+    deadline = time.monotonic() + job["load_timeout"]
+    received = 0
+
+    def here():
+        return run.cur if run.cur is not None else start
+
+    def after_failure():
+        return None if run.cur is None else run.cur + 1
+
+    try:
+        while True:
+            wait = min(deadline, budget_deadline) - time.monotonic()
+            if wait <= 0:
+                if budget_deadline <= deadline:
+                    event(ev="budget", i=here())
+                    return None
+                event(ev="timeout", i=here(), load=run.cur is None)
+                return after_failure()
+            exited = False
+            for fd, _ in poller.poll(max(1, int(wait * 1000) + 1)):
+                if fd == CTL_IN:
+                    if read_frame().get("abort"):
+                        event(ev="aborted")
+                        return None
+                elif fd == pidfd:
+                    exited = True
+                elif fd == r:
+                    chunk = os.read(r, 1 << 16)
+                    if not chunk:
+                        poller.unregister(r)
+                        continue
+                    received += len(chunk)
+                    if received > limits["result_bytes"]:
+                        event(ev="output_limit", i=here())
+                        return after_failure()
+                    send(b"R", chunk)
+                    if run.feed(chunk) and run.cur is not None and run.cur < stop:
+                        deadline = time.monotonic() + timeouts[run.cur]
+                    if run.finished:
+                        return None if run.cur is None else len(job["tests"])
+                    if run.cur is not None and run.cur >= stop:
+                        return stop
+            if exited:
+                os.set_blocking(r, False)
+                while received <= limits["result_bytes"]:
+                    try:
+                        chunk = os.read(r, 1 << 16)
+                    except BlockingIOError:
+                        break
+                    if not chunk:
+                        break
+                    received += len(chunk)
+                    send(b"R", chunk)
+                    run.feed(chunk)
+                if run.finished:
+                    return None if run.cur is None else len(job["tests"])
+                if run.cur is not None and run.cur >= stop:
+                    return stop
+                _, status = os.waitpid(pid, 0)
+                sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+                code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+                event(ev="died", i=here(), load=run.cur is None, sig=sig, code=code)
+                return after_failure()
+    finally:
+        kill_everything(pid)
+        os.close(r)
+        os.close(pidfd)
+
+
+def _tail(path, n):
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - n))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _wipe(path):
+    for entry in os.scandir(path):
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                _wipe(entry.path)
+                os.rmdir(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+def run_job(job):
+    os.makedirs(WORK, exist_ok=True)
+    _wipe(WORK)
+    n = len(job["tests"])
+    stdio = job["mode"] == "stdio"
+    t0 = time.monotonic()
+    budget_deadline = t0 + job["budget"]
+    i = 0
+    while i is not None and i < n:
+        if stdio:
+            with open(WORK + "/.stdin", "w") as f:
+                f.write(job["tests"][i]["stdin"])
+        i = supervise(job, i, i + 1 if stdio else n, budget_deadline)
+    event(
+        ev="done",
+        ms=round((time.monotonic() - t0) * 1000, 3),
+        out="" if stdio else _tail(WORK + "/.stdout", 1024),
+        err=_tail(WORK + "/.stderr", 1024),
+    )
+    _wipe(WORK)
+
+
+def main():
+    event(ev="ready", pidns=IN_PID_NAMESPACE, python=sys.version.split()[0])
+    while True:
+        try:
+            job = read_frame()
+        except EOFError:
+            return
+        if job.get("abort"):
+            continue  # an abort that arrived after its job ended
+        run_job(job)
+
+
+if __name__ == "__main__":
+    main()

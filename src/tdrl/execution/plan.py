@@ -1,0 +1,73 @@
+"""Compile a problem once into what the sandbox runs and what the parent judges with.
+
+A :class:`ProblemPlan` holds, per test, the *input side* (sent to the sandbox: function
+name and argument literal, probe expressions, a stdin text, or a script) and the *judging
+side* (kept in the parent: the expected value, the trusted assert check, the expected
+stdout). Expected outputs exist only in the judging side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tdrl.execution.asserts import AssertPlan, CallPlan, Unsupported, compile_assert
+from tdrl.execution.values import parse_expected
+from tdrl.records import Problem
+
+
+@dataclass
+class Check:
+    """The parent's half of one test."""
+
+    kind: str  # call | probes | script | stdio
+    expected: Any = None
+    atol: float = 0.0
+    assert_plan: AssertPlan | None = None
+    weak: bool = False  # verdict reported by the sandbox itself (script tests)
+
+
+@dataclass
+class ProblemPlan:
+    problem: Problem
+    mode: str  # function | stdio
+    job_tests: list[dict]
+    checks: list[Check]
+    timeouts: list[float] = field(default_factory=list)
+
+    @property
+    def weak_tests(self) -> int:
+        return sum(c.weak for c in self.checks)
+
+
+def compile_problem(problem: Problem) -> ProblemPlan:
+    """Split each test of ``problem`` into its sandbox half and its trusted half."""
+    job_tests: list[dict] = []
+    checks: list[Check] = []
+    mode = "stdio" if problem.tests and problem.tests[0].type == "stdio" else "function"
+    for test in problem.tests:
+        if test.type == "call":
+            expected, floats = parse_expected(test.output or "")
+            atol = test.atol if test.atol else (1e-6 if floats else 0.0)
+            job_tests.append({"k": "call", "fn": problem.entry_point, "args": test.input})
+            checks.append(Check("call", expected=expected, atol=atol))
+        elif test.type == "assert":
+            try:
+                plan = compile_assert(test.code or "")
+            except Unsupported:
+                job_tests.append({"k": "script", "src": test.code})
+                checks.append(Check("script", weak=True))
+                continue
+            if isinstance(plan, CallPlan):
+                job_tests.append({"k": "call", "fn": plan.fn, "args": plan.args})
+                checks.append(Check("call", expected=parse_expected(plan.output)[0], atol=0.0))
+            else:
+                job_tests.append({"k": "probes", "probes": plan.probes})
+                checks.append(Check("probes", assert_plan=plan))
+        elif test.type == "script":
+            job_tests.append({"k": "script", "src": test.code})
+            checks.append(Check("script", weak=True))
+        else:
+            job_tests.append({"k": "stdio", "stdin": test.stdin})
+            checks.append(Check("stdio", expected=test.stdout, atol=test.atol))
+    return ProblemPlan(problem, mode, job_tests, checks)

@@ -1,0 +1,142 @@
+"""Trusted side of the value channel: decode the child's type-tagged values, compare them.
+
+The sandboxed child encodes return values as JSON with type tags (see ``_zygote.encode``);
+only exact built-in types survive encoding. :func:`decode` rebuilds plain Python values and
+rejects anything malformed, so what reaches :func:`values_equal` is always made of real
+``int``/``float``/``str``/... objects whose ``==`` cannot have been tampered with.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import collections
+import math
+from typing import Any
+
+
+class DecodeError(ValueError):
+    """The child sent something that is not a well-formed tagged value."""
+
+
+_SEQ = {"l": list, "t": tuple, "S": set, "Z": frozenset, "q": collections.deque}
+_MAP = {"d": dict, "o": collections.OrderedDict, "C": collections.Counter}
+
+
+def decode(v: Any, depth: int = 0) -> Any:
+    """Rebuild a plain value from its tagged JSON form."""
+    if depth > 250:
+        raise DecodeError("value nested too deeply")
+    if v is None or type(v) in (bool, int, str):
+        return v
+    if type(v) is not list or not v or type(v[0]) is not str:
+        raise DecodeError(f"malformed value {str(v)[:60]!r}")
+    tag = v[0]
+    try:
+        if tag == "i" and len(v) == 2:
+            return int(v[1], 16)
+        if tag == "f" and len(v) == 2:
+            return float(v[1])
+        if tag == "c" and len(v) == 3:
+            return complex(float(v[1]), float(v[2]))
+        if tag == "y" and len(v) == 2:
+            return base64.b64decode(v[1], validate=True)
+        if tag in _SEQ and len(v) == 2 and type(v[1]) is list:
+            return _SEQ[tag](decode(x, depth + 1) for x in v[1])
+        if tag in _MAP and len(v) == 2 and type(v[1]) is list:
+            items = []
+            for pair in v[1]:
+                if type(pair) is not list or len(pair) != 2:
+                    raise DecodeError("malformed mapping item")
+                items.append((decode(pair[0], depth + 1), decode(pair[1], depth + 1)))
+            return _MAP[tag](items)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        if isinstance(exc, DecodeError):
+            raise
+        raise DecodeError(f"malformed {tag!r} value: {exc}") from None
+    raise DecodeError(f"unknown value tag {tag!r}")
+
+
+def has_float(v: Any) -> bool:
+    """Whether a plain value holds a float or complex anywhere."""
+    if isinstance(v, (float, complex)):
+        return True
+    if isinstance(v, dict):
+        return any(has_float(x) for x in v.values())
+    if isinstance(v, (list, tuple, set, frozenset, collections.deque)):
+        return any(has_float(x) for x in v)
+    return False
+
+
+def _close(a: complex | float, b: complex | float, atol: float) -> bool:
+    # numpy.allclose's rule, as EvalPlus uses it: |a - b| <= atol + rtol * |b|, rtol 1e-7
+    if a == b:
+        return True
+    if isinstance(a, float) and isinstance(b, float) and (math.isnan(a) or math.isnan(b)):
+        return False
+    try:
+        return abs(a - b) <= atol + 1e-7 * abs(b)
+    except OverflowError:
+        return False
+
+
+def values_equal(actual: Any, expected: Any, atol: float = 0.0) -> bool:
+    """Python ``==`` on plain values, except that numbers compare within ``atol`` when one is a float.
+
+    With ``atol == 0`` this is exactly ``actual == expected``. Containers compare element by
+    element with the same rule and Python's own type rules (a list never equals a tuple).
+    """
+    if atol == 0:
+        try:
+            return bool(actual == expected)
+        except RecursionError:
+            return False
+    num = (int, float, complex)
+    if isinstance(actual, num) and isinstance(expected, num) and not isinstance(expected, bool):
+        if isinstance(actual, (float, complex)) or isinstance(expected, (float, complex)):
+            return _close(actual, expected, atol)
+        return actual == expected
+    if type(expected) in (list, tuple, collections.deque):
+        return (
+            type(actual) is type(expected)
+            and len(actual) == len(expected)
+            and all(values_equal(a, e, atol) for a, e in zip(actual, expected))
+        )
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        if isinstance(expected, collections.OrderedDict) and isinstance(actual, collections.OrderedDict):
+            if list(actual) != list(expected):
+                return False
+        return actual.keys() == expected.keys() and all(values_equal(actual[k], expected[k], atol) for k in expected)
+    return bool(actual == expected)
+
+
+def parse_expected(output: str) -> tuple[Any, float]:
+    """Parse a call test's ``output`` literal; returns the value and whether it holds floats."""
+    import ast
+
+    value = ast.literal_eval(output)
+    return value, has_float(value)
+
+
+def stdout_equal(actual: str, expected: str, atol: float = 0.0) -> bool:
+    """The stdio rule: whitespace-separated tokens must be equal, in order, case-sensitively.
+
+    Leading/trailing whitespace and the kind/amount of whitespace between tokens are
+    ignored; nothing else is (no prefix matches, no case folding). With ``atol > 0`` a pair
+    of tokens that both parse as floats may differ by at most ``atol`` (plus 1e-7 relative).
+    """
+    a, e = actual.split(), expected.split()
+    if len(a) != len(e):
+        return False
+    for x, y in zip(a, e):
+        if x == y:
+            continue
+        if atol <= 0:
+            return False
+        try:
+            fx, fy = float(x), float(y)
+        except ValueError:
+            return False
+        if not _close(fx, fy, atol):
+            return False
+    return True

@@ -1,0 +1,405 @@
+"""The verifier: a pool of sandboxed workers and the trusted judge of what they report.
+
+``Verifier.submit(problem, sample)`` returns a future of a :class:`~tdrl.records.Result`;
+``verify_async`` awaits one; :func:`verify` runs many with a progress bar. Verdicts are
+computed here, from the values the sandbox sent back (see ``tdrl.execution``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from tdrl.execution.asserts import CheckError
+from tdrl.execution.extract import extract_code
+from tdrl.execution.plan import ProblemPlan, compile_problem
+from tdrl.execution.sandbox import resolve_mode
+from tdrl.execution.values import DecodeError, decode, stdout_equal, values_equal
+from tdrl.execution.worker import Limits, Worker, WorkerDied, WorkerStartFailed
+from tdrl.records import Problem, Result, Sample, TestResult
+
+
+@dataclass
+class TimePolicy:
+    """How long a run may take (all in seconds).
+
+    * each test gets ``timeout``; with a reference solution measured by
+      :meth:`Verifier.calibrate`, ``max(min_timeout, factor * reference_time)`` instead
+      (EvalPlus's rule with its defaults, 1 s and 4x);
+    * loading the program (imports, top-level code) gets ``load_timeout``;
+    * the whole sample gets ``load_timeout + sum(per-test limits)``, at most ``max_sample``;
+      tests still waiting when it runs out are ``not_run``.
+    """
+
+    timeout: float = 3.0
+    min_timeout: float = 1.0
+    factor: float = 4.0
+    load_timeout: float = 5.0
+    max_sample: float = 60.0
+
+
+class _Judge:
+    """Turns the sandbox's lines and events for one job into per-test verdicts."""
+
+    def __init__(self, plan: ProblemPlan, start_time: float):
+        n = len(plan.checks)
+        self.plan = plan
+        self.status: list[str | None] = [None] * n
+        self.errors: list[str | None] = [None] * n
+        self.times = [0.0] * n
+        self.next = 0
+        self.load_error: str | None = None
+        self.violations = 0
+        self.start_time = start_time
+
+    def line(self, raw: bytes) -> bool:
+        """Judge one result line; True when it is a failure (for stop-at-first-failure)."""
+        try:
+            rec = json.loads(raw)
+        except (ValueError, RecursionError):
+            self.violations += 1
+            return False
+        if type(rec) is not dict:
+            self.violations += 1
+            return False
+        if "L" in rec:
+            if rec["L"] == 0:
+                self.load_error = f"{rec.get('x', 'Error')}: {rec.get('m', '')}".strip(": ")
+                if rec.get("mem"):
+                    self.load_error = "memory: " + self.load_error
+                return True
+            return False
+        i = rec.get("i")
+        if type(i) is not int or i != self.next or i >= len(self.status):
+            if "end" not in rec:
+                self.violations += 1
+            return False
+        self.next = i + 1
+        us = rec.get("us")
+        if type(us) is int and us >= 0:
+            self.times[i] = us / 1000
+        status, error = self._verdict(i, rec)
+        self.status[i], self.errors[i] = status, error
+        return status != "pass"
+
+    def _verdict(self, i: int, rec: dict) -> tuple[str, str | None]:
+        check = self.plan.checks[i]
+        if rec.get("mem"):
+            return "memory", "MemoryError"
+        if rec.get("big"):
+            return "output_limit", "output too large"
+        if "x" in rec:
+            return "error", f"{rec['x']}: {rec.get('m', '')}"[:500]
+        if "v" not in rec:
+            return "error", "malformed result"
+        try:
+            if check.kind == "call":
+                actual = decode(rec["v"])
+                return ("pass", None) if values_equal(actual, check.expected, check.atol) else ("fail", None)
+            if check.kind == "probes":
+                raw = rec["v"]
+                if type(raw) is not list or len(raw) != len(check.assert_plan.probes):  # type: ignore[union-attr]
+                    return "error", "malformed result"
+                ok = check.assert_plan.check([decode(v) for v in raw])  # type: ignore[union-attr]
+                return ("pass", None) if ok else ("fail", "AssertionError")
+            if check.kind == "script":
+                return ("pass", None) if rec["v"] is True else ("error", "malformed result")
+            out, rc = rec["v"], rec.get("rc", 0)
+            if type(out) is not str:
+                return "error", "malformed result"
+            if rc != 0:
+                return "error", f"exit code {rc}"
+            return ("pass", None) if stdout_equal(out, check.expected, check.atol) else ("fail", None)
+        except DecodeError as exc:
+            return "error", f"malformed result: {exc}"
+        except CheckError as exc:
+            return "error", str(exc)
+
+    def event(self, ev: dict) -> None:
+        kind = ev.get("ev")
+        i = ev.get("i")
+        if kind in ("timeout", "died", "output_limit") and ev.get("load"):
+            what = {"timeout": "timeout", "output_limit": "output_limit"}.get(kind, "error")
+            self.load_error = self.load_error or {
+                "timeout": "program did not finish loading in time",
+                "output_limit": "output limit exceeded while loading",
+            }.get(kind) or _death(ev)
+            self._fill(0, what, self.load_error)
+            return
+        if type(i) is not int or not 0 <= i < len(self.status):
+            return
+        if kind == "timeout":
+            self._set(i, "timeout", "time limit exceeded")
+        elif kind == "output_limit":
+            self._set(i, "output_limit", "output limit exceeded")
+        elif kind == "died":
+            if ev.get("sig") == signal.SIGXFSZ:
+                self._set(i, "output_limit", "output limit exceeded")
+            elif ev.get("sig") == signal.SIGXCPU:
+                self._set(i, "timeout", "CPU time limit exceeded")
+            elif ev.get("oom"):
+                self._set(i, "memory", "killed: out of memory")
+            else:
+                self._set(i, "error", _death(ev))
+        elif kind == "budget":
+            self._set(i, "timeout", "sample time budget exhausted")
+        if kind in ("timeout", "died", "output_limit"):
+            self.next = max(self.next, i + 1)
+
+    def _set(self, i: int, status: str, error: str) -> None:
+        if self.status[i] is None:
+            self.status[i], self.errors[i] = status, error
+
+    def _fill(self, start: int, status: str, error: str | None) -> None:
+        for i in range(start, len(self.status)):
+            self._set(i, status, error or "")
+
+    def tests(self) -> list[TestResult]:
+        out = []
+        for s, e, t in zip(self.status, self.errors, self.times):
+            out.append(TestResult(s or "not_run", t, e))
+        return out
+
+
+def _death(ev: dict) -> str:
+    if ev.get("sig"):
+        try:
+            name = signal.Signals(ev["sig"]).name
+        except ValueError:
+            name = str(ev["sig"])
+        return f"killed by {name}"
+    return f"process exited (code {ev.get('code')})"
+
+
+def _summary(problem_id: str, sample_id: str, tests: list[TestResult], load_error: str | None) -> tuple[str, float]:
+    passed = sum(t.status == "pass" for t in tests)
+    rate = passed / len(tests) if tests else 0.0
+    if any(t.status == "infra_error" for t in tests):
+        return "infra_error", rate
+    if load_error:
+        return "error", rate
+    return ("pass" if tests and passed == len(tests) else "fail"), rate
+
+
+class Verifier:
+    """A pool of sandboxed workers; thread-safe; use as a context manager.
+
+    Args:
+        workers: parallel sandboxes (default: CPU count).
+        sandbox: ``auto`` (bubblewrap if it works, else rlimits only, loudly), ``bwrap``
+            (required) or ``none``.
+        time: the :class:`TimePolicy`; ``timeout`` is the per-test limit.
+        limits: memory/output/process :class:`Limits`.
+        stop_on_first_failure: end a sample at its first non-passing test (faster verdicts;
+            remaining tests are ``not_run`` so pass rates are lower bounds).
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        sandbox: str = "auto",
+        time_policy: TimePolicy | None = None,
+        limits: Limits | None = None,
+        stop_on_first_failure: bool = False,
+    ):
+        self.mode = resolve_mode(sandbox)
+        self.time = time_policy or TimePolicy()
+        self.limits = limits or Limits()
+        self.stop_on_first_failure = stop_on_first_failure
+        self.n_workers = workers or os.cpu_count() or 1
+        self._plans: dict[int, ProblemPlan] = {}
+        self._plan_lock = threading.Lock()
+        self._queue: queue.Queue = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._workers: list[Worker] = []
+        self._closed = False
+        for i in range(self.n_workers):
+            w = Worker(i, self.mode, self.limits)
+            self._workers.append(w)
+            t = threading.Thread(target=self._loop, args=(w,), daemon=True, name=f"tdrl-verifier-{i}")
+            t.start()
+            self._threads.append(t)
+
+    @property
+    def isolation(self) -> str:
+        return self.mode + ("+cgroup" if any(w.cgroup for w in self._workers) else "")
+
+    def plan(self, problem: Problem) -> ProblemPlan:
+        """The compiled plan of a problem (cached per problem object)."""
+        key = id(problem)
+        with self._plan_lock:
+            plan = self._plans.get(key)
+            if plan is None or plan.problem is not problem:
+                plan = compile_problem(problem)
+                plan.timeouts = [self.time.timeout] * len(plan.checks)
+                self._plans[key] = plan
+            return plan
+
+    # ------------------------------------------------------------------ submitting
+
+    def submit(self, problem: Problem, sample: Sample | str) -> Future:
+        """Queue one sample; the future resolves to its :class:`Result`."""
+        if self._closed:
+            raise RuntimeError("verifier is closed")
+        if isinstance(sample, str):
+            sample = Sample(problem.id, "0", sample)
+        fut: Future = Future()
+        self._queue.put((self.plan(problem), sample, fut))
+        return fut
+
+    def check(self, problem: Problem, sample: Sample | str) -> Result:
+        """Verify one sample, blocking."""
+        return self.submit(problem, sample).result()
+
+    async def check_async(self, problem: Problem, sample: Sample | str) -> Result:
+        """Verify one sample from asyncio code; many may be awaited concurrently."""
+        return await asyncio.wrap_future(self.submit(problem, sample))
+
+    def map(self, problems: dict[str, Problem], samples: Iterable[Sample], window: int | None = None) -> Iterator[Result]:
+        """Verify samples, yielding results as they complete; at most ``window`` in flight."""
+        window = window or self.n_workers * 4
+        pending: set[Future] = set()
+        done_q: queue.Queue = queue.Queue()
+        for sample in samples:
+            fut = self.submit(problems[sample.problem_id], sample)
+            fut.add_done_callback(done_q.put)
+            pending.add(fut)
+            while len(pending) >= window:
+                f = done_q.get()
+                pending.discard(f)
+                yield f.result()
+        while pending:
+            f = done_q.get()
+            pending.discard(f)
+            yield f.result()
+
+    def calibrate(self, problem: Problem) -> Result | None:
+        """Run the problem's reference and scale per-test time limits to its measured times.
+
+        The reference is run through the same sandbox (it may be model-written). Returns the
+        reference's result (check ``status``: a reference that fails its own tests points at
+        a broken problem), or None without a reference.
+        """
+        if not problem.reference:
+            return None
+        plan = self.plan(problem)
+        result = self.check(problem, Sample(problem.id, "__reference__", problem.reference))
+        plan.timeouts = [
+            max(self.time.min_timeout, self.time.factor * t.time_ms / 1000) if t.status == "pass" else self.time.timeout
+            for t in result.tests
+        ]
+        return result
+
+    # ------------------------------------------------------------------ running
+
+    def _loop(self, worker: Worker) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                worker.stop()
+                return
+            plan, sample, fut = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(self._run(worker, plan, sample))
+            except BaseException as exc:  # never leave a caller waiting
+                fut.set_exception(exc)
+
+    def _run(self, worker: Worker, plan: ProblemPlan, sample: Sample) -> Result:
+        problem = plan.problem
+        t0 = time.monotonic()
+        code, rule = extract_code(sample.completion, problem.prompt, None if plan.mode == "stdio" else problem.entry_point)
+        budget = min(self.time.max_sample, self.time.load_timeout + sum(plan.timeouts))
+        job = {
+            "code": code,
+            "mode": plan.mode,
+            "tests": plan.job_tests,
+            "timeouts": plan.timeouts,
+            "load_timeout": self.time.load_timeout,
+            "budget": budget,
+            "limits": {
+                "stdout_bytes": self.limits.stdout_bytes,
+                "result_bytes": self.limits.result_bytes,
+                "value_nodes": self.limits.value_nodes,
+                "cpu_seconds": budget + 1,
+                "nproc": self.limits.nproc if (worker.cgroup is None and os.geteuid() != 0) else None,
+                "address_space": None if worker.cgroup else self.limits.memory_bytes,
+            },
+        }
+        judge = None
+        error_note = None
+        for attempt in range(2):
+            judge = _Judge(plan, t0)
+            on_line = judge.line if self.stop_on_first_failure else _feed_only(judge)
+            try:
+                out = worker.run(job, backstop_s=budget + 10.0, on_line=on_line)
+            except WorkerStartFailed as exc:
+                tests = [TestResult("infra_error", 0.0, str(exc)[:300]) for _ in plan.checks]
+                return Result(problem.id, sample.sample_id, "infra_error", 0.0, tests, _ms(t0), code, rule, str(exc)[:500], sandbox=worker.isolation)
+            except WorkerDied as exc:
+                error_note = f"the program brought down its sandbox ({exc})"
+                continue  # retry once on a fresh sandbox; a second death is the program's doing
+            for ev in out.events:
+                judge.event(ev)
+            done = out.events[-1] if out.events else {}
+            if judge.load_error:
+                judge._fill(0, "error", judge.load_error)
+            tests = judge.tests()
+            if not any(e.get("ev") in ("budget", "aborted") for e in out.events):
+                for t in tests:
+                    if t.status == "not_run":
+                        t.status, t.error = "error", "no result reported"
+            status, rate = _summary(problem.id, sample.sample_id, tests, judge.load_error)
+            return Result(
+                problem.id, sample.sample_id, status, rate, tests, _ms(t0), code, rule,
+                error=judge.load_error, stdout=str(done.get("out", ""))[-1024:],
+                stderr=str(done.get("err", ""))[-1024:], sandbox=worker.isolation,
+            )
+        tests = judge.tests() if judge else []
+        for t in tests:
+            if t.status == "not_run":
+                t.status, t.error = "error", error_note
+        status, rate = _summary(problem.id, sample.sample_id, tests, None)
+        return Result(problem.id, sample.sample_id, status, rate, tests, _ms(t0), code, rule, error=error_note, sandbox=worker.isolation)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join(timeout=30)
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _feed_only(judge: _Judge) -> Callable[[bytes], bool]:
+    def feed(line: bytes) -> bool:
+        judge.line(line)
+        return False
+
+    return feed
+
+
+def _ms(t0: float) -> float:
+    return (time.monotonic() - t0) * 1000

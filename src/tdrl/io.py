@@ -1,0 +1,171 @@
+"""Reading and writing stage records: JSONL (plain or .gz), `datasets` interop, resumable output.
+
+Bad input fails with :class:`InputError`, whose message names the file, the line and the
+field. Long jobs write through :class:`ResumableWriter`, which appends one flushed line per
+record and, on restart, drops a torn last line and reports which records are already done.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tdrl.records import Problem, RecordError, Sample
+
+T = TypeVar("T")
+
+
+class InputError(ValueError):
+    """Bad input, located: ``path:line: field 'x': message``."""
+
+    def __init__(self, path: str | os.PathLike, line: int, field: str | None, message: str):
+        where = f"{path}:{line}" if line else str(path)
+        text = f"{where}: field '{field}': {message}" if field else f"{where}: {message}"
+        super().__init__(text)
+        self.path, self.line, self.field = str(path), line, field
+
+
+def _open_text(path: str | os.PathLike):
+    path = str(path)
+    if path.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, parsed_json)`` for each non-blank line."""
+    if not Path(path).exists():
+        raise InputError(path, 0, None, "file not found")
+    with _open_text(path) as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(path, lineno, None, f"broken JSON ({exc.msg} at column {exc.colno})") from None
+
+
+def read_records(path: str | os.PathLike, parse: Callable[[Any], T]) -> Iterator[T]:
+    """Parse each line with ``parse`` (e.g. ``Problem.from_dict``), locating any error."""
+    for lineno, obj in iter_jsonl(path):
+        try:
+            yield parse(obj)
+        except RecordError as exc:
+            raise InputError(path, lineno, exc.field, exc.message) from None
+
+
+def read_problems(path: str | os.PathLike) -> list[Problem]:
+    """Read a problems JSONL file; duplicate ids are an error."""
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for lineno, obj in iter_jsonl(path):
+        try:
+            problem = Problem.from_dict(obj)
+        except RecordError as exc:
+            raise InputError(path, lineno, exc.field, exc.message) from None
+        if problem.id in seen:
+            raise InputError(path, lineno, "id", f"duplicate id {problem.id!r} (first on line {seen[problem.id]})")
+        seen[problem.id] = lineno
+        problems.append(problem)
+    return problems
+
+
+def read_samples(path: str | os.PathLike, problem_ids: set[str] | None = None) -> Iterator[Sample]:
+    """Stream samples; with ``problem_ids``, an unknown problem id is an error."""
+    for lineno, obj in iter_jsonl(path):
+        try:
+            sample = Sample.from_dict(obj)
+        except RecordError as exc:
+            raise InputError(path, lineno, exc.field, exc.message) from None
+        if problem_ids is not None and sample.problem_id not in problem_ids:
+            raise InputError(path, lineno, "problem_id", f"unknown problem {sample.problem_id!r}")
+        yield sample
+
+
+def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:
+    """Write records (dicts or objects with ``to_dict``) to a JSONL file; returns the count."""
+    n = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r.to_dict() if hasattr(r, "to_dict") else r, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+class ResumableWriter:
+    """Append-only JSONL output that survives a crash at any point.
+
+    On open, a torn last line (a crash mid-write) is cut off, and the keys of the complete
+    records are collected in ``done``; callers skip those. Each record is written as one
+    line and flushed, so a kill -9 loses at most the record being written, never an earlier
+    one, and never leaves a duplicate.
+    """
+
+    def __init__(self, path: str | os.PathLike, key: Callable[[dict], Any]):
+        self.path = Path(path)
+        self.done: set = set()
+        if self.path.exists():
+            self._recover(key)
+        self._f = open(self.path, "a", encoding="utf-8")
+
+    def _recover(self, key: Callable[[dict], Any]) -> None:
+        with open(self.path, "rb") as f:
+            data = f.read()
+        good = 0
+        for line in data.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break
+            try:
+                self.done.add(key(json.loads(line)))
+            except (json.JSONDecodeError, KeyError, TypeError):
+                break
+            good += len(line)
+        if good != len(data):
+            with open(self.path, "r+b") as f:
+                f.truncate(good)
+
+    def write(self, record: Any) -> None:
+        d = record.to_dict() if hasattr(record, "to_dict") else record
+        self._f.write(json.dumps(d, ensure_ascii=False) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> ResumableWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def to_dataset(records: Iterable[Any]):
+    """Records (or dicts) as a Hugging Face ``datasets.Dataset`` (needs ``datasets``).
+
+    Nested fields that vary in shape (tests, meta) are stored as JSON strings so that every
+    row has the same Arrow schema; :func:`problems_from_dataset` reverses this.
+    """
+    from datasets import Dataset
+
+    rows = []
+    for r in records:
+        d = r.to_dict() if hasattr(r, "to_dict") else dict(r)
+        rows.append({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in d.items()})
+    return Dataset.from_list(rows)
+
+
+def problems_from_dataset(dataset) -> list[Problem]:
+    """Problems from a ``datasets.Dataset`` written by :func:`to_dataset` (or with native lists)."""
+    out = []
+    for i, row in enumerate(dataset):
+        d = {k: json.loads(v) if k in ("tests", "meta") and isinstance(v, str) else v for k, v in row.items()}
+        try:
+            out.append(Problem.from_dict(d))
+        except RecordError as exc:
+            raise InputError("<dataset>", i + 1, exc.field, exc.message) from None
+    return out

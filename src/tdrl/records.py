@@ -1,0 +1,235 @@
+"""The record types that flow between stages: problems, tests, samples, results.
+
+Every record is a plain dataclass that converts to and from the JSON dict written in the
+stage's JSONL file (``to_dict`` / ``from_dict``). Validation errors name the field that is
+wrong (``tests[3].type``); ``tdrl.io`` adds the file and line. Nothing here runs code.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+TEST_TYPES = ("call", "assert", "stdio", "script")
+TEST_STATUSES = ("pass", "fail", "error", "timeout", "memory", "output_limit", "not_run", "infra_error")
+
+
+class RecordError(ValueError):
+    """A record does not follow its schema; ``field`` is the dotted path of the bad field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"field '{field}': {message}")
+        self.field = field
+        self.message = message
+
+
+def _require(d: dict, key: str, kind: type | tuple, where: str = "", optional: bool = False) -> Any:
+    path = f"{where}.{key}" if where else key
+    if key not in d or d[key] is None:
+        if optional:
+            return None
+        raise RecordError(path, "missing")
+    value = d[key]
+    if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise RecordError(path, f"expected {names}, got {type(value).__name__}")
+    return value
+
+
+@dataclass
+class Test:
+    """One test: a call with literal input/output, an assert statement, a stdin/stdout pair,
+    or a script (benchmark harness code; see the security notes in ``tdrl.execution``)."""
+
+    type: Literal["call", "assert", "stdio", "script"]
+    input: str | None = None
+    output: str | None = None
+    atol: float = 0.0
+    code: str | None = None
+    stdin: str | None = None
+    stdout: str | None = None
+
+    def to_dict(self) -> dict:
+        if self.type == "call":
+            d = {"type": "call", "input": self.input, "output": self.output}
+            if self.atol:
+                d["atol"] = self.atol
+            return d
+        if self.type in ("assert", "script"):
+            return {"type": self.type, "code": self.code}
+        d = {"type": "stdio", "stdin": self.stdin, "stdout": self.stdout}
+        if self.atol:
+            d["atol"] = self.atol
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "test") -> Test:
+        if not isinstance(d, dict):
+            raise RecordError(where, f"expected an object, got {type(d).__name__}")
+        kind = _require(d, "type", str, where)
+        if kind not in TEST_TYPES:
+            raise RecordError(f"{where}.type", f"unknown test type {kind!r} (expected one of {', '.join(TEST_TYPES)})")
+        atol = _require(d, "atol", (int, float), where, optional=True) or 0.0
+        if atol < 0:
+            raise RecordError(f"{where}.atol", "must be >= 0")
+        if kind == "call":
+            test = cls("call", input=_require(d, "input", str, where), output=_require(d, "output", str, where), atol=float(atol))
+            for name in ("input", "output"):
+                try:
+                    value = ast.literal_eval(getattr(test, name))
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+                    raise RecordError(f"{where}.{name}", f"not a Python literal ({type(exc).__name__})") from None
+                if name == "input" and not isinstance(value, (list, tuple)):
+                    raise RecordError(f"{where}.input", "must be a literal list of positional arguments")
+            return test
+        if kind in ("assert", "script"):
+            code = _require(d, "code", str, where)
+            try:
+                ast.parse(code)
+            except SyntaxError as exc:
+                raise RecordError(f"{where}.code", f"not valid Python ({exc.msg}, line {exc.lineno})") from None
+            return cls(kind, code=code)
+        return cls("stdio", stdin=_require(d, "stdin", str, where), stdout=_require(d, "stdout", str, where), atol=float(atol))
+
+
+@dataclass
+class Problem:
+    """A task with its tests: ``{"id", "prompt"?, "entry_point"?, "reference"?, "tests", "meta"?}``."""
+
+    id: str
+    tests: list[Test]
+    prompt: str | None = None
+    entry_point: str | None = None
+    reference: str | None = None
+    meta: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"id": self.id}
+        for name in ("prompt", "entry_point", "reference"):
+            if getattr(self, name) is not None:
+                d[name] = getattr(self, name)
+        d["tests"] = [t.to_dict() for t in self.tests]
+        if self.meta:
+            d["meta"] = self.meta
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Problem:
+        if not isinstance(d, dict):
+            raise RecordError("<record>", f"expected an object, got {type(d).__name__}")
+        pid = _require(d, "id", str)
+        raw_tests = _require(d, "tests", list)
+        tests = [Test.from_dict(t, f"tests[{i}]") for i, t in enumerate(raw_tests)]
+        entry_point = _require(d, "entry_point", str, optional=True)
+        for i, t in enumerate(tests):
+            if t.type == "call" and not entry_point:
+                raise RecordError("entry_point", f"required by the call test tests[{i}]")
+        if not tests:
+            raise RecordError("tests", "a problem needs at least one test")
+        kinds = {t.type == "stdio" for t in tests}
+        if len(kinds) > 1:
+            raise RecordError("tests", "stdio tests cannot be mixed with function tests in one problem")
+        return cls(
+            id=pid,
+            tests=tests,
+            prompt=_require(d, "prompt", str, optional=True),
+            entry_point=entry_point,
+            reference=_require(d, "reference", str, optional=True),
+            meta=_require(d, "meta", dict, optional=True) or {},
+        )
+
+
+@dataclass
+class Sample:
+    """A model's raw answer to a problem: ``{"problem_id", "sample_id", "completion"}`` plus extras."""
+
+    problem_id: str
+    sample_id: str
+    completion: str
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"problem_id": self.problem_id, "sample_id": self.sample_id, "completion": self.completion, **self.extra}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Sample:
+        if not isinstance(d, dict):
+            raise RecordError("<record>", f"expected an object, got {type(d).__name__}")
+        sample_id = d.get("sample_id")
+        if isinstance(sample_id, int) and not isinstance(sample_id, bool):
+            sample_id = str(sample_id)
+        else:
+            sample_id = _require(d, "sample_id", str)
+        extra = {k: v for k, v in d.items() if k not in ("problem_id", "sample_id", "completion")}
+        return cls(_require(d, "problem_id", str), sample_id, _require(d, "completion", str), extra)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.problem_id, self.sample_id)
+
+
+@dataclass
+class TestResult:
+    """The verdict of one test, computed by the trusted parent."""
+
+    status: str
+    time_ms: float = 0.0
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"status": self.status, "time_ms": round(self.time_ms, 3)}
+        if self.error:
+            d["error"] = self.error
+        return d
+
+
+@dataclass
+class Result:
+    """One sample's verdict: ``status == "pass"`` exactly when every test passed.
+
+    ``status`` is one of ``pass``, ``fail`` (some test did not pass), ``error`` (the program
+    did not load: syntax error, exception or exit at import), ``infra_error`` (the verifier,
+    not the program, failed: skip it as a reward, never score it 0).
+    """
+
+    problem_id: str
+    sample_id: str
+    status: str
+    pass_rate: float
+    tests: list[TestResult]
+    time_ms: float
+    code: str = ""
+    extraction: str = ""
+    error: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    sandbox: str = ""
+
+    @property
+    def passed(self) -> int:
+        return sum(t.status == "pass" for t in self.tests)
+
+    @property
+    def is_infra_error(self) -> bool:
+        return self.status == "infra_error"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["tests"] = [t.to_dict() for t in self.tests]
+        d["passed"] = self.passed
+        d["total"] = len(self.tests)
+        d["time_ms"] = round(self.time_ms, 3)
+        d["pass_rate"] = round(self.pass_rate, 6)
+        if d["error"] is None:
+            del d["error"]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Result:
+        tests = [TestResult(t["status"], t.get("time_ms", 0.0), t.get("error")) for t in d["tests"]]
+        names = ("code", "extraction", "error", "stdout", "stderr", "sandbox")
+        return cls(
+            d["problem_id"], d["sample_id"], d["status"], d["pass_rate"], tests, d.get("time_ms", 0.0),
+            **{k: d[k] for k in names if k in d},
+        )
