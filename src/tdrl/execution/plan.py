@@ -8,12 +8,16 @@ stdout). Expected outputs exist only in the judging side.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
 from tdrl.execution.asserts import AssertPlan, CallPlan, Unsupported, compile_assert
 from tdrl.execution.values import parse_expected
 from tdrl.records import Problem
+
+
+_keys = itertools.count()
 
 
 @dataclass
@@ -34,6 +38,7 @@ class ProblemPlan:
     job_tests: list[dict]
     checks: list[Check]
     timeouts: list[float] = field(default_factory=list)
+    key: int = field(default_factory=lambda: next(_keys))  # names the plan's compiled inputs in the zygote
 
     @property
     def weak_tests(self) -> int:

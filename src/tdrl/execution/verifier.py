@@ -320,6 +320,8 @@ class Verifier:
         code, rule = extract_code(sample.completion, problem.prompt, None if plan.mode == "stdio" else problem.entry_point)
         budget = min(self.time.max_sample, self.time.load_timeout + sum(plan.timeouts))
         job = {
+            "stream": self.stop_on_first_failure,
+            "key": plan.key,
             "code": code,
             "mode": plan.mode,
             "tests": plan.job_tests,
