@@ -156,14 +156,15 @@ def to_dataset(records: Iterable[Any]):
     for r in records:
         d = r.to_dict() if hasattr(r, "to_dict") else dict(r)
         rows.append({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in d.items()})
-    return Dataset.from_list(rows)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    return Dataset.from_list([{k: row.get(k) for k in columns} for row in rows])
 
 
 def problems_from_dataset(dataset) -> list[Problem]:
     """Problems from a ``datasets.Dataset`` written by :func:`to_dataset` (or with native lists)."""
     out = []
     for i, row in enumerate(dataset):
-        d = {k: json.loads(v) if k in ("tests", "meta") and isinstance(v, str) else v for k, v in row.items()}
+        d = {k: json.loads(v) if k in ("tests", "meta") and isinstance(v, str) else v for k, v in row.items() if v is not None}
         try:
             out.append(Problem.from_dict(d))
         except RecordError as exc:

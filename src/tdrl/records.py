@@ -42,6 +42,8 @@ class Test:
     """One test: a call with literal input/output, an assert statement, a stdin/stdout pair,
     or a script (benchmark harness code; see the security notes in ``tdrl.execution``)."""
 
+    __test__ = False  # not a pytest test class
+
     type: Literal["call", "assert", "stdio", "script"]
     input: str | None = None
     output: str | None = None
@@ -172,6 +174,8 @@ class Sample:
 @dataclass
 class TestResult:
     """The verdict of one test, computed by the trusted parent."""
+
+    __test__ = False
 
     status: str
     time_ms: float = 0.0

@@ -8,7 +8,9 @@ stdout). Expected outputs exist only in the judging side.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,10 @@ from tdrl.records import Problem
 
 
 _keys = itertools.count()
+
+
+class RawJSON(str):
+    """A string that :func:`dump_job` inserts into a job as JSON text, not as a string."""
 
 
 @dataclass
@@ -39,6 +45,11 @@ class ProblemPlan:
     checks: list[Check]
     timeouts: list[float] = field(default_factory=list)
     key: int = field(default_factory=lambda: next(_keys))  # names the plan's compiled inputs in the zygote
+
+    @functools.cached_property
+    def job_tests_json(self) -> RawJSON:
+        """The input side, serialised once: jobs for the same problem reuse it."""
+        return RawJSON(json.dumps(self.job_tests))
 
     @property
     def weak_tests(self) -> int:
@@ -76,3 +87,11 @@ def compile_problem(problem: Problem) -> ProblemPlan:
             job_tests.append({"k": "stdio", "stdin": test.stdin})
             checks.append(Check("stdio", expected=test.stdout, atol=test.atol))
     return ProblemPlan(problem, mode, job_tests, checks)
+
+
+def dump_job(job: dict) -> bytes:
+    """Serialise a job, splicing in pre-serialised :class:`RawJSON` fields as they are."""
+    raw = {k: v for k, v in job.items() if isinstance(v, RawJSON)}
+    rest = json.dumps({k: v for k, v in job.items() if k not in raw})
+    parts = [rest[:-1]] + [f', "{k}": {v}' for k, v in raw.items()]
+    return ("".join(parts) + "}").encode()

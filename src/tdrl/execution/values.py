@@ -49,7 +49,7 @@ def decode(v: Any, depth: int = 0) -> Any:
                 if type(pair) is not list or len(pair) != 2:
                     raise DecodeError("malformed mapping item")
                 items.append((decode(pair[0], depth + 1), decode(pair[1], depth + 1)))
-            return _MAP[tag](items)
+            return _MAP[tag](dict(items)) if tag == "C" else _MAP[tag](items)
     except (ValueError, TypeError, binascii.Error) as exc:
         if isinstance(exc, DecodeError):
             raise

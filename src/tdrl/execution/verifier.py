@@ -14,7 +14,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -60,6 +60,17 @@ class _Judge:
         self.violations = 0
         self.start_time = start_time
 
+    def lines(self, raws: list[bytes]) -> None:
+        """Judge a batch of result lines (one JSON parse for the whole batch when it is well formed)."""
+        try:
+            recs = json.loads(b"[" + b",".join(raws) + b"]") if raws else []
+        except (ValueError, RecursionError):
+            for raw in raws:
+                self.line(raw)
+            return
+        for rec in recs:
+            self.record(rec)
+
     def line(self, raw: bytes) -> bool:
         """Judge one result line; True when it is a failure (for stop-at-first-failure)."""
         try:
@@ -67,6 +78,9 @@ class _Judge:
         except (ValueError, RecursionError):
             self.violations += 1
             return False
+        return self.record(rec)
+
+    def record(self, rec: object) -> bool:
         if type(rec) is not dict:
             self.violations += 1
             return False
@@ -324,7 +338,7 @@ class Verifier:
             "key": plan.key,
             "code": code,
             "mode": plan.mode,
-            "tests": plan.job_tests,
+            "tests": plan.job_tests_json,
             "timeouts": plan.timeouts,
             "load_timeout": self.time.load_timeout,
             "budget": budget,
@@ -341,17 +355,20 @@ class Verifier:
         error_note = None
         for attempt in range(2):
             judge = _Judge(plan, t0)
-            on_line = judge.line if self.stop_on_first_failure else _feed_only(judge)
+            on_line = judge.line if self.stop_on_first_failure else None
             try:
-                out = worker.run(job, backstop_s=budget + 10.0, on_line=on_line)
+                out = worker.run(job, backstop_s=budget + 10.0, on_line=on_line, on_event=judge.event if on_line else None)
             except WorkerStartFailed as exc:
                 tests = [TestResult("infra_error", 0.0, str(exc)[:300]) for _ in plan.checks]
                 return Result(problem.id, sample.sample_id, "infra_error", 0.0, tests, _ms(t0), code, rule, str(exc)[:500], sandbox=worker.isolation)
             except WorkerDied as exc:
                 error_note = f"the program brought down its sandbox ({exc})"
                 continue  # retry once on a fresh sandbox; a second death is the program's doing
-            for ev in out.events:
-                judge.event(ev)
+            for kind, item in out.items if on_line is None else ():  # (streamed items were judged as they came)
+                if kind == "E":
+                    judge.event(item)  # type: ignore[arg-type]
+                else:
+                    judge.lines(item)  # type: ignore[arg-type]
             done = out.events[-1] if out.events else {}
             if judge.load_error:
                 judge._fill(0, "error", judge.load_error)
@@ -393,14 +410,6 @@ class Verifier:
             self.close()
         except Exception:
             pass
-
-
-def _feed_only(judge: _Judge) -> Callable[[bytes], bool]:
-    def feed(line: bytes) -> bool:
-        judge.line(line)
-        return False
-
-    return feed
 
 
 def _ms(t0: float) -> float:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tdrl.execution.plan import dump_job
 from tdrl.execution.sandbox import Cgroup, spawn_zygote
 
 
@@ -44,9 +45,13 @@ class Limits:
 
 @dataclass
 class JobOutput:
-    lines: list[bytes] = field(default_factory=list)
-    events: list[dict] = field(default_factory=list)
-    oom_kills: int = 0
+    """What came back for one job, in arrival order: runs of result lines and zygote events."""
+
+    items: list[tuple[str, list[bytes] | dict]] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[dict]:
+        return [v for k, v in self.items if k == "E"]  # type: ignore[misc]
 
 
 class Worker:
@@ -120,7 +125,7 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
     def _send(self, obj: dict) -> None:
-        data = json.dumps(obj).encode()
+        data = dump_job(obj)
         try:
             self.proc.stdin.write(struct.pack(">I", len(data)) + data)  # type: ignore[union-attr]
         except (BrokenPipeError, OSError, ValueError) as exc:
@@ -146,8 +151,12 @@ class Worker:
                 raise WorkerDied("sandbox exited")
             self.buf += chunk
 
-    def run(self, job: dict, backstop_s: float, on_line: Callable[[bytes], bool] | None = None) -> JobOutput:
-        """Run one job; ``on_line`` may return True to abort the rest (stop at first failure)."""
+    def run(
+        self, job: dict, backstop_s: float, on_line: Callable[[bytes], bool] | None = None,
+        on_event: Callable[[dict], None] | None = None,
+    ) -> JobOutput:
+        """Run one job. When streaming, ``on_line``/``on_event`` see everything as it arrives, in
+        order; ``on_line`` may return True to abort the rest (stop at first failure)."""
         if not self.alive:
             self.stop()
             self.start()
@@ -167,17 +176,21 @@ class Worker:
                         raise WorkerDied("sandbox sent too much data")
                     pending += payload
                     *lines, pending = pending.split(b"\n")
-                    for line in lines:
-                        out.lines.append(line)
-                        if on_line is not None and not aborted and on_line(line):
-                            aborted = True
-                            self._send({"abort": 1})
+                    if lines:
+                        out.items.append(("R", lines))
+                    if on_line is not None:
+                        for line in lines:
+                            if not aborted and on_line(line):
+                                aborted = True
+                                self._send({"abort": 1})
                 elif kind == b"E":
                     ev = json.loads(payload)
                     if ev.get("ev") == "died" and ev.get("sig") == signal.SIGKILL and self.cgroup:
                         ev["oom"] = self.cgroup.oom_kills() > oom_before
                         oom_before = self.cgroup.oom_kills()
-                    out.events.append(ev)
+                    out.items.append(("E", ev))
+                    if on_event is not None:
+                        on_event(ev)
                     if ev.get("ev") == "done":
                         return out
                 else:

@@ -1,0 +1,74 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tdrl.demo import data_file
+
+TDRL = [sys.executable, "-m", "tdrl.cli"]
+
+
+def test_verify_cli_end_to_end_and_resume(tmp_path):
+    out = tmp_path / "results.jsonl"
+    args = [*TDRL, "verify", "--problems", str(data_file("demo_problems.jsonl")), "--samples", str(data_file("demo_samples.jsonl")),
+            "--out", str(out), "--workers", "2", "--no-progress", "--timeout", "1"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 16
+    kinds = {json.loads(x)["sample_id"]: json.loads(x)["kind"] for x in data_file("demo_samples.jsonl").read_text().splitlines()}
+    for r in rows:
+        assert set(r) >= {"problem_id", "sample_id", "status", "pass_rate", "tests", "time_ms"}
+        assert (r["status"] == "pass") == (kinds[r["sample_id"]] == "correct"), r["sample_id"]
+    again = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert "0 verified, 16 already done" in again.stdout
+    assert len(out.read_text().splitlines()) == 16
+
+
+def test_verify_resumes_after_kill_9_without_loss_or_duplicates(tmp_path):
+    problems = tmp_path / "p.jsonl"
+    samples = tmp_path / "s.jsonl"
+    problems.write_text(json.dumps({"id": "p", "entry_point": "f", "tests": [{"type": "call", "input": "[1]", "output": "1"}]}) + "\n")
+    with samples.open("w") as f:
+        for i in range(60):
+            f.write(json.dumps({"problem_id": "p", "sample_id": str(i), "completion": "import time\ndef f(x):\n    time.sleep(0.05)\n    return x\n"}) + "\n")
+    out = tmp_path / "out.jsonl"
+    args = [*TDRL, "verify", "--problems", str(problems), "--samples", str(samples), "--out", str(out), "--workers", "2", "--no-progress", "--no-calibrate"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 10):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(out.read_text().splitlines())
+    assert 10 <= partial < 60
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    ids = [json.loads(x)["sample_id"] for x in out.read_text().splitlines()]
+    assert sorted(ids, key=int) == [str(i) for i in range(60)]
+
+
+def test_bad_input_exits_2_with_location(tmp_path):
+    problems = tmp_path / "p.jsonl"
+    problems.write_text('{"id": "p", "entry_point": "f", "tests": [{"type": "bogus"}]}\n')
+    proc = subprocess.run([*TDRL, "verify", "--problems", str(problems), "--samples", str(problems), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"{problems}:1: field 'tests[0].type': unknown test type 'bogus'" in proc.stderr
+
+
+def test_demo_runs(tmp_path):
+    proc = subprocess.run([*TDRL, "demo", "--out-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "hostile samples credited with any test: none" in proc.stdout
+    assert "correct samples failed: none" in proc.stdout
+
+
+def test_import_tdrl_is_light():
+    code = "import sys, tdrl; print(sorted(m for m in ('torch', 'transformers', 'trl', 'ray', 'datasets', 'typer', 'rich') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    assert Path(data_file("demo_problems.jsonl")).exists()
