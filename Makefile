@@ -1,0 +1,41 @@
+# One task runner: `make demo`, `make test`, `make lint`, `make bench`, `make docs`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench docs install sysdeps
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# bubblewrap gives the verifier its OS sandbox; without it tdrl warns and uses rlimits only
+sysdeps:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else echo "note: bubblewrap is not installed; install it for the OS sandbox (docs/verifier.md)"; fi; }
+
+install: $(BIN)/python sysdeps
+	$(BIN)/pip install -q -e .
+
+demo: install
+	$(BIN)/tdrl demo
+
+test: $(BIN)/python sysdeps
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+bench: $(BIN)/python sysdeps
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/bench_humaneval_harness.py
+	$(BIN)/python bench/bench_evalplus_harness.py
+	$(BIN)/python bench/bench_per_test_overhead.py
+
+docs: install
+	$(BIN)/python scripts/gen_cli_docs.py > docs/cli.md
