@@ -35,7 +35,10 @@ PROBLEMS = {
     ),
     "is_prime": (
         "def is_prime(n):\n    if n < 2:\n        return False\n    i = 2\n    while i * i <= n:\n        if n % i == 0:\n            return False\n        i += 1\n    return True\n",
-        ["def is_prime(n):\n    return n > 1 and all(n % i for i in range(2, n // 2))\n", "def is_prime(n):\n    return n % 2 == 1\n"],
+        [
+            "def is_prime(n):\n    return n > 1 and all(n % i for i in range(2, n // 2))\n",
+            "def is_prime(n):\n    return n % 2 == 1\n",
+        ],
         lambda r: [r.randint(-3, 400)],
     ),
     "running_max": (
@@ -45,7 +48,10 @@ PROBLEMS = {
     ),
     "mean_abs_dev": (
         "def mean_abs_dev(xs):\n    m = sum(xs) / len(xs)\n    return sum(abs(x - m) for x in xs) / len(xs)\n",
-        ["def mean_abs_dev(xs):\n    m = sum(xs) / len(xs)\n    return sum(abs(x - m) for x in xs) / (len(xs) + 1)\n", "def mean_abs_dev(xs):\n    return max(xs) - min(xs)\n"],
+        [
+            "def mean_abs_dev(xs):\n    m = sum(xs) / len(xs)\n    return sum(abs(x - m) for x in xs) / (len(xs) + 1)\n",
+            "def mean_abs_dev(xs):\n    return max(xs) - min(xs)\n",
+        ],
         lambda r: [[round(r.uniform(-5, 5), 2) for _ in range(r.randint(1, 8))]],
     ),
     "dedupe": (
@@ -55,7 +61,10 @@ PROBLEMS = {
     ),
     "char_freq": (
         "def char_freq(s):\n    d = {}\n    for c in s:\n        d[c] = d.get(c, 0) + 1\n    return d\n",
-        ["def char_freq(s):\n    return {c: 1 for c in s}\n", "def char_freq(s):\n    return {c: s.count(c) for c in s if c != ' '}\n"],
+        [
+            "def char_freq(s):\n    return {c: 1 for c in s}\n",
+            "def char_freq(s):\n    return {c: s.count(c) for c in s if c != ' '}\n",
+        ],
         lambda r: ["".join(r.choice("aab c") for _ in range(r.randint(0, 10)))],
     ),
 }
@@ -105,7 +114,9 @@ def main() -> None:
     for k, (name, (ref, wrongs, gen)) in enumerate(PROBLEMS.items()):
         inputs = make_inputs(gen, args.tests, seed=k)
         expected, ref_time = trusted_outputs(ref, name, inputs)
-        problems[name] = Problem(name, [Test("call", input=repr(i), output=repr(o)) for i, o in zip(inputs, expected)], entry_point=name)
+        problems[name] = Problem(
+            name, [Test("call", input=repr(i), output=repr(o)) for i, o in zip(inputs, expected)], entry_point=name
+        )
         for c in range(args.copies):
             for v, code in enumerate([ref, *wrongs]):
                 jobs.append((code, inputs, name, expected, ref_time))

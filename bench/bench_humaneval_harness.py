@@ -24,7 +24,9 @@ def check(candidate):
     assert candidate([2]) == [2]
 """
 CORRECT = "    out, best = [], None\n    for x in xs:\n        best = x if best is None or x > best else best\n        out.append(best)\n    return out\n"
-WRONG = "    out = []\n    for i, x in enumerate(xs):\n        out.append(max(xs[: i + 1]) if i % 2 == 0 else x)\n    return out\n"
+WRONG = (
+    "    out = []\n    for i, x in enumerate(xs):\n        out.append(max(xs[: i + 1]) if i % 2 == 0 else x)\n    return out\n"
+)
 
 
 def main() -> None:
@@ -47,7 +49,9 @@ def main() -> None:
     n_base = args.baseline_samples or args.samples
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
-        base = list(pool.map(lambda ic: check_correctness(he_problem, ic[1], 3.0, ic[0])["passed"], enumerate(completions[:n_base])))
+        base = list(
+            pool.map(lambda ic: check_correctness(he_problem, ic[1], 3.0, ic[0])["passed"], enumerate(completions[:n_base]))
+        )
     base_s = time.perf_counter() - t0
 
     with Verifier(workers=args.workers) as verifier:

@@ -16,7 +16,9 @@ def render() -> str:
     parts = ["# Command reference\n", "Generated from `--help` by `make docs`; do not edit by hand.\n"]
     commands = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
     for name in commands:
-        out = runner.invoke(app, [name, "--help"], prog_name="tdrl", env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}).output
+        out = runner.invoke(
+            app, [name, "--help"], prog_name="tdrl", env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
+        ).output
         text = "\n".join(line.rstrip() for line in out.strip("\n").splitlines())
         parts.append(f"## tdrl {name}\n\n```\n{text}\n```\n")
     return "\n".join(parts)

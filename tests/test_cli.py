@@ -13,8 +13,21 @@ TDRL = [sys.executable, "-m", "tdrl.cli"]
 
 def test_verify_cli_end_to_end_and_resume(tmp_path):
     out = tmp_path / "results.jsonl"
-    args = [*TDRL, "verify", "--problems", str(data_file("demo_problems.jsonl")), "--samples", str(data_file("demo_samples.jsonl")),
-            "--out", str(out), "--workers", "2", "--no-progress", "--timeout", "1"]
+    args = [
+        *TDRL,
+        "verify",
+        "--problems",
+        str(data_file("demo_problems.jsonl")),
+        "--samples",
+        str(data_file("demo_samples.jsonl")),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--no-progress",
+        "--timeout",
+        "1",
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(x) for x in out.read_text().splitlines()]
@@ -31,12 +44,36 @@ def test_verify_cli_end_to_end_and_resume(tmp_path):
 def test_verify_resumes_after_kill_9_without_loss_or_duplicates(tmp_path):
     problems = tmp_path / "p.jsonl"
     samples = tmp_path / "s.jsonl"
-    problems.write_text(json.dumps({"id": "p", "entry_point": "f", "tests": [{"type": "call", "input": "[1]", "output": "1"}]}) + "\n")
+    problems.write_text(
+        json.dumps({"id": "p", "entry_point": "f", "tests": [{"type": "call", "input": "[1]", "output": "1"}]}) + "\n"
+    )
     with samples.open("w") as f:
         for i in range(60):
-            f.write(json.dumps({"problem_id": "p", "sample_id": str(i), "completion": "import time\ndef f(x):\n    time.sleep(0.05)\n    return x\n"}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "problem_id": "p",
+                        "sample_id": str(i),
+                        "completion": "import time\ndef f(x):\n    time.sleep(0.05)\n    return x\n",
+                    }
+                )
+                + "\n"
+            )
     out = tmp_path / "out.jsonl"
-    args = [*TDRL, "verify", "--problems", str(problems), "--samples", str(samples), "--out", str(out), "--workers", "2", "--no-progress", "--no-calibrate"]
+    args = [
+        *TDRL,
+        "verify",
+        "--problems",
+        str(problems),
+        "--samples",
+        str(samples),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--no-progress",
+        "--no-calibrate",
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 10):
@@ -54,8 +91,12 @@ def test_verify_resumes_after_kill_9_without_loss_or_duplicates(tmp_path):
 def test_bad_input_exits_2_with_location(tmp_path):
     problems = tmp_path / "p.jsonl"
     problems.write_text('{"id": "p", "entry_point": "f", "tests": [{"type": "bogus"}]}\n')
-    proc = subprocess.run([*TDRL, "verify", "--problems", str(problems), "--samples", str(problems), "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [*TDRL, "verify", "--problems", str(problems), "--samples", str(problems), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert f"{problems}:1: field 'tests[0].type': unknown test type 'bogus'" in proc.stderr
 

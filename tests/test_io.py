@@ -22,7 +22,11 @@ GOOD = {"id": "p", "entry_point": "f", "tests": [{"type": "call", "input": "[1]"
         ({**GOOD, "tests": [{"type": "magic"}]}, "tests[0].type", "unknown test type 'magic'"),
         ({**GOOD, "tests": [{"type": "call", "input": "[1]"}]}, "tests[0].output", "missing"),
         ({**GOOD, "tests": [{"type": "call", "input": "1", "output": "1"}]}, "tests[0].input", "list of positional"),
-        ({**GOOD, "tests": [{"type": "call", "input": "[os.system('x')]", "output": "1"}]}, "tests[0].input", "not a Python literal"),
+        (
+            {**GOOD, "tests": [{"type": "call", "input": "[os.system('x')]", "output": "1"}]},
+            "tests[0].input",
+            "not a Python literal",
+        ),
         ({**GOOD, "tests": [{"type": "assert", "code": "assert ("}]}, "tests[0].code", "not valid Python"),
         ({"id": "p", "tests": [{"type": "call", "input": "[1]", "output": "1"}]}, "entry_point", "required"),
         ({**GOOD, "tests": []}, "tests", "at least one"),
@@ -45,7 +49,10 @@ def test_duplicate_problem_id(tmp_path):
 
 
 def test_samples_unknown_problem_and_missing_field(tmp_path):
-    path = write(tmp_path, [{"problem_id": "p", "sample_id": "1", "completion": "x"}, {"problem_id": "q", "sample_id": "1", "completion": "x"}])
+    path = write(
+        tmp_path,
+        [{"problem_id": "p", "sample_id": "1", "completion": "x"}, {"problem_id": "q", "sample_id": "1", "completion": "x"}],
+    )
     with pytest.raises(InputError, match=r":2: field 'problem_id': unknown problem 'q'"):
         list(read_samples(path, {"p"}))
     path = write(tmp_path, [{"problem_id": "p", "completion": "x"}])

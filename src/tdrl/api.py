@@ -42,7 +42,9 @@ def verify(problems: Iterable[Problem | dict], samples: Iterable[Sample | dict],
         return [f.result() for f in futures]
 
 
-async def verify_async(problems: Iterable[Problem | dict], samples: Iterable[Sample | dict], **verifier_args: Any) -> list[Result]:
+async def verify_async(
+    problems: Iterable[Problem | dict], samples: Iterable[Sample | dict], **verifier_args: Any
+) -> list[Result]:
     """Async form of :func:`verify`: the samples run concurrently on the worker pool."""
     from tdrl.execution import Verifier
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,7 +14,7 @@ def verify(
     problems: Path = typer.Option(..., "--problems", help="Problems JSONL (id, tests, entry_point, ...)."),
     samples: Path = typer.Option(..., "--samples", help="Samples JSONL (problem_id, sample_id, completion)."),
     out: Path = typer.Option(..., "--out", help="Results JSONL; an existing file is resumed, not redone."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Parallel sandboxes (default: CPU count)."),
+    workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes (default: CPU count)."),
     timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds (without a reference)."),
     min_timeout: float = typer.Option(1.0, "--min-timeout", help="Floor of reference-scaled per-test limits."),
     timeout_factor: float = typer.Option(4.0, "--timeout-factor", help="Per-test limit = factor x reference time."),
@@ -23,7 +22,9 @@ def verify(
     memory_mb: int = typer.Option(2048, "--memory-mb", help="Memory limit per run."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
     calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate", help="Scale time limits to each problem's reference."),
-    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop a sample at its first failing test (pass rates become lower bounds)."),
+    fail_fast: bool = typer.Option(
+        False, "--fail-fast", help="Stop a sample at its first failing test (pass rates become lower bounds)."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Run samples against their problems' tests in the sandbox and write one result per sample."""
@@ -34,8 +35,16 @@ def verify(
     policy = TimePolicy(timeout=timeout, min_timeout=min_timeout, factor=timeout_factor, max_sample=max_sample_time)
     try:
         summary = verify_files(
-            problems, samples, out, workers=workers, time_policy=policy, limits=Limits(memory_bytes=memory_mb << 20),
-            sandbox=sandbox, calibrate=calibrate, stop_on_first_failure=fail_fast, progress=progress,
+            problems,
+            samples,
+            out,
+            workers=workers,
+            time_policy=policy,
+            limits=Limits(memory_bytes=memory_mb << 20),
+            sandbox=sandbox,
+            calibrate=calibrate,
+            stop_on_first_failure=fail_fast,
+            progress=progress,
         )
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -48,8 +57,8 @@ def verify(
 
 @app.command()
 def demo(
-    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Parallel sandboxes."),
+    out_dir: Path | None = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
+    workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
 ) -> None:
     """Run the pipeline on bundled data: verify correct, wrong and hostile samples."""

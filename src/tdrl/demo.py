@@ -41,14 +41,24 @@ def run_demo(out_dir: str | None = None, workers: int | None = None, sandbox: st
         colour = {"pass": "green", "fail": "red", "error": "yellow"}.get(d["status"], "magenta")
         first = next((f"{t['status']}: {t.get('error') or ''}" for t in d["tests"] if t["status"] != "pass"), "")
         table.add_row(
-            d["problem_id"], d["sample_id"], kinds.get((d["problem_id"], d["sample_id"]), ""),
-            f"[{colour}]{d['status']}[/]", f"{d['pass_rate']:.2f}", "".join("." if t["status"] == "pass" else t["status"][0].upper() for t in d["tests"]),
+            d["problem_id"],
+            d["sample_id"],
+            kinds.get((d["problem_id"], d["sample_id"]), ""),
+            f"[{colour}]{d['status']}[/]",
+            f"{d['pass_rate']:.2f}",
+            "".join("." if t["status"] == "pass" else t["status"][0].upper() for t in d["tests"]),
             first[:60],
         )
     console.print(table)
-    hostile_passed = [d["sample_id"] for d in rows if kinds.get((d["problem_id"], d["sample_id"])) == "hostile" and d["pass_rate"] > 0]
-    correct_failed = [d["sample_id"] for d in rows if kinds.get((d["problem_id"], d["sample_id"])) == "correct" and d["status"] != "pass"]
+    hostile_passed = [
+        d["sample_id"] for d in rows if kinds.get((d["problem_id"], d["sample_id"])) == "hostile" and d["pass_rate"] > 0
+    ]
+    correct_failed = [
+        d["sample_id"] for d in rows if kinds.get((d["problem_id"], d["sample_id"])) == "correct" and d["status"] != "pass"
+    ]
     console.print(f"{summary.samples} samples, {dict(summary.statuses)}; tests {dict(summary.test_statuses)}")
-    console.print(f"hostile samples credited with any test: {hostile_passed or 'none'}; correct samples failed: {correct_failed or 'none'}")
+    console.print(
+        f"hostile samples credited with any test: {hostile_passed or 'none'}; correct samples failed: {correct_failed or 'none'}"
+    )
     console.print(f"results: {results_path}")
     return results_path

@@ -234,6 +234,11 @@ class Result:
         tests = [TestResult(t["status"], t.get("time_ms", 0.0), t.get("error")) for t in d["tests"]]
         names = ("code", "extraction", "error", "stdout", "stderr", "sandbox")
         return cls(
-            d["problem_id"], d["sample_id"], d["status"], d["pass_rate"], tests, d.get("time_ms", 0.0),
+            d["problem_id"],
+            d["sample_id"],
+            d["status"],
+            d["pass_rate"],
+            tests,
+            d.get("time_ms", 0.0),
             **{k: d[k] for k in names if k in d},
         )

@@ -13,6 +13,7 @@ from tdrl.execution import TimePolicy, Verifier
 from tdrl.execution.sandbox import bwrap_works
 from tests.conftest import CORRECT_ADD, make_problem, run
 
+
 @pytest.fixture(scope="module")
 def small():
     """A pool with a small memory limit, so memory attacks end quickly."""
@@ -83,7 +84,7 @@ def test_swallowed_exceptions_still_time_out(verifier, add_problem):
 
 
 def test_memory_bomb_is_a_memory_verdict(small, add_problem):
-    code = "def add(a, b):\n    xs = []\n    while True:\n        xs.append(b\"x\" * (50 * 2**20))\n"
+    code = 'def add(a, b):\n    xs = []\n    while True:\n        xs.append(b"x" * (50 * 2**20))\n'
     r = assert_contained(small, add_problem, code)
     assert r.tests[0].status == "memory", r.tests[0]
 
@@ -189,7 +190,7 @@ def test_fake_results_on_every_fd(verifier, add_problem):
     code = (
         "import os, struct\n"
         f"fake = {fake!r}.encode()\n"
-        "frame = struct.pack('>I', 30) + b'E{\"ev\": \"done\", \"ms\": 1.0}      '\n"
+        'frame = struct.pack(\'>I\', 30) + b\'E{"ev": "done", "ms": 1.0}      \'\n'
         "def add(a, b):\n    for fd in range(1024):\n        for data in (fake, frame):\n            try:\n                os.write(fd, data)\n            except OSError:\n                pass\n    return -1\n"
     )
     r = run(verifier, add_problem, code)
@@ -212,7 +213,7 @@ def test_fake_result_lines_for_unknown_expectations_fail(verifier):
 def test_patching_json_builtins_and_time(verifier, add_problem):
     code = (
         "import json, builtins, time\n"
-        "json.dumps = lambda *a, **k: '{\"i\": 0, \"v\": \"3\"}'\n"
+        'json.dumps = lambda *a, **k: \'{"i": 0, "v": "3"}\'\n'
         "builtins.isinstance = lambda *a: True\nbuiltins.type = lambda *a: int\n"
         "time.perf_counter = lambda: 0.0\ntime.monotonic = lambda: 0.0\n"
         "class E(AssertionError): pass\nbuiltins.AssertionError = E\n"
@@ -226,7 +227,9 @@ def test_one_gigabyte_of_output_is_an_output_limit(verifier, small, add_problem)
     assert r.tests[0].status in ("output_limit", "memory")
     r = assert_contained(verifier, add_problem, "def add(a, b):\n    print('x' * (1 << 26))\n")
     assert r.tests[0].status == "output_limit"
-    r = assert_contained(verifier, add_problem, "import sys\ndef add(a, b):\n    while True:\n        sys.stdout.write('y' * 65536)\n")
+    r = assert_contained(
+        verifier, add_problem, "import sys\ndef add(a, b):\n    while True:\n        sys.stdout.write('y' * 65536)\n"
+    )
     assert r.tests[0].status == "output_limit"
 
 
@@ -270,7 +273,9 @@ def test_killing_parent_at_import_is_contained(verifier, add_problem):
 
 def test_closing_all_fds(verifier, add_problem):
     assert_contained(verifier, add_problem, "import os\nos.closerange(0, 4096)\ndef add(a, b): return a + b\n", {"error"})
-    assert_contained(verifier, add_problem, "import os\ndef add(a, b):\n    os.closerange(0, 4096)\n    return a + b\n", {"error"})
+    assert_contained(
+        verifier, add_problem, "import os\ndef add(a, b):\n    os.closerange(0, 4096)\n    return a + b\n", {"error"}
+    )
 
 
 def test_base_exception_subclasses(verifier, add_problem):
@@ -284,7 +289,9 @@ def test_base_exception_subclasses(verifier, add_problem):
 def test_assert_tests_resist_patched_assertion_and_fake_bool(verifier):
     from tdrl import Test
 
-    problem = make_problem(tests=[Test("assert", code="assert abs(add(1.5, 1) - 2.5) < 1e-9"), Test("assert", code="assert add(1, 1)")])
+    problem = make_problem(
+        tests=[Test("assert", code="assert abs(add(1.5, 1) - 2.5) < 1e-9"), Test("assert", code="assert add(1, 1)")]
+    )
     code = (
         "import builtins\nbuiltins.abs = lambda x: 0\nclass T:\n    def __bool__(self): return True\n"
         "    def __sub__(self, o): return 0.0\n    def __lt__(self, o): return True\ndef add(a, b): return T()\n"

@@ -55,7 +55,13 @@ def test_check_refuses_to_blow_up_the_parent():
 
 @pytest.mark.parametrize(
     "code",
-    ["x = f(1)\nassert x == 2", "assert all(f(i) == i for i in range(3))", "assert [f(i) for i in range(3)] == [0, 1, 2]", "assert f(1) is f(2)", "print(1)"],
+    [
+        "x = f(1)\nassert x == 2",
+        "assert all(f(i) == i for i in range(3))",
+        "assert [f(i) for i in range(3)] == [0, 1, 2]",
+        "assert f(1) is f(2)",
+        "print(1)",
+    ],
 )
 def test_outside_the_subset_is_unsupported(code):
     with pytest.raises(Unsupported):

@@ -1,6 +1,6 @@
 from tdrl.execution.extract import extract_code
 
-PROMPT = "from typing import List\n\ndef f(xs: List[int]) -> int:\n    \"\"\"doc\"\"\"\n"
+PROMPT = 'from typing import List\n\ndef f(xs: List[int]) -> int:\n    """doc"""\n'
 
 
 def test_fenced_block_defining_the_entry_point_wins():

@@ -26,8 +26,13 @@ def test_load_errors_fail_every_test(verifier, add_problem):
 
 
 def test_float_tolerance_and_types(verifier):
-    p = make_problem(tests=[Test("call", input="[0.1, 0.2]", output="0.3"), Test("call", input="[[1], [2]]", output="[1, 2]"),
-                            Test("call", input="[(1,), (2,)]", output="[1, 2]")])
+    p = make_problem(
+        tests=[
+            Test("call", input="[0.1, 0.2]", output="0.3"),
+            Test("call", input="[[1], [2]]", output="[1, 2]"),
+            Test("call", input="[(1,), (2,)]", output="[1, 2]"),
+        ]
+    )
     r = run(verifier, p, CORRECT_ADD)
     assert [t.status for t in r.tests] == ["pass", "pass", "fail"]  # a tuple is not a list
 
@@ -45,7 +50,14 @@ def test_crash_in_one_test_does_not_hide_the_others(verifier):
 
 
 def test_stdio_problem(verifier):
-    p = Problem("io", [Test("stdio", stdin="2 3\n", stdout="5\n"), Test("stdio", stdin="10 -1", stdout="9"), Test("stdio", stdin="1 1", stdout="3")])
+    p = Problem(
+        "io",
+        [
+            Test("stdio", stdin="2 3\n", stdout="5\n"),
+            Test("stdio", stdin="10 -1", stdout="9"),
+            Test("stdio", stdin="1 1", stdout="3"),
+        ],
+    )
     r = run(verifier, p, "a, b = map(int, input().split())\nprint(a + b)\n")
     assert [t.status for t in r.tests] == ["pass", "pass", "fail"]
     r = run(verifier, p, "import sys\nprint(5)\nsys.exit(1)\n")
@@ -74,7 +86,10 @@ def test_fail_fast_stops_at_the_first_failure():
 
 def test_api_sync_and_async_agree():
     problems = [make_problem().to_dict()]
-    samples = [{"problem_id": "add", "sample_id": str(i), "completion": CORRECT_ADD if i % 2 else "def add(a, b): return 0"} for i in range(8)]
+    samples = [
+        {"problem_id": "add", "sample_id": str(i), "completion": CORRECT_ADD if i % 2 else "def add(a, b): return 0"}
+        for i in range(8)
+    ]
     sync = verify(problems, samples, workers=2)
     asyn = asyncio.run(verify_async(problems, samples, workers=2))
     assert [r.status for r in sync] == [r.status for r in asyn] == ["fail", "pass"] * 4
@@ -103,7 +118,7 @@ def test_humaneval_canonical_solutions_pass_and_wrong_variants_fail(verifier):
     problems = load_humaneval(_humaneval_file())
     assert len(problems) == 164
     by_id = {p.id: p for p in problems}
-    samples = [Sample(p.id, "canonical", p.reference[len(p.prompt):]) for p in problems]
+    samples = [Sample(p.id, "canonical", p.reference[len(p.prompt) :]) for p in problems]
     # known-wrong: the body replaced by a constant return, and the canonical body cut to its first statement
     samples += [Sample(p.id, "return-none", "    return None\n") for p in problems]
     results = list(verifier.map(by_id, samples))

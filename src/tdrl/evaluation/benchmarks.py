@@ -43,7 +43,12 @@ def humaneval_tests(test_code: str, entry_point: str) -> list[Test]:
     """Tests for one HumanEval ``test`` field (see the module doc)."""
     tree = ast.parse(test_code)
     checks = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"]
-    others = [n for n in tree.body if n not in checks and not (isinstance(n, ast.Assign) and all(isinstance(t, ast.Name) and t.id == "METADATA" for t in n.targets))]
+    others = [
+        n
+        for n in tree.body
+        if n not in checks
+        and not (isinstance(n, ast.Assign) and all(isinstance(t, ast.Name) and t.id == "METADATA" for t in n.targets))
+    ]
     if len(checks) == 1 and not others:
         check = checks[0]
         param = check.args.args[0].arg if check.args.args else "candidate"

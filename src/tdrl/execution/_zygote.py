@@ -17,6 +17,7 @@ Wire protocol (parent <-> zygote, over the zygote's stdin/stdout):
 import base64
 import builtins
 import collections
+import gc
 import json
 import os
 import select
@@ -35,8 +36,6 @@ for _name in PREIMPORT:
         __import__(_name)
     except ImportError:
         pass
-
-import gc
 
 gc.collect()
 gc.freeze()  # keep the warm heap out of the children's collections: fewer copy-on-write faults
@@ -413,7 +412,7 @@ def _children():
     pids = []
     try:
         for tid in os.listdir("/proc/self/task"):
-            with open("/proc/self/task/%s/children" % tid) as f:
+            with open(f"/proc/self/task/{tid}/children") as f:
                 pids.extend(int(p) for p in f.read().split())
     except OSError:
         pass

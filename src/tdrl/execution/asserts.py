@@ -37,35 +37,125 @@ class CheckError(Exception):
 
 _MAX_SIZE = 10_000_000
 _SAFE_FUNCS: dict[str, Any] = {
-    "abs": abs, "len": len, "sorted": sorted, "set": set, "frozenset": frozenset, "list": list,
-    "tuple": tuple, "dict": dict, "round": round, "min": min, "max": max, "sum": sum, "all": all,
-    "any": any, "int": int, "float": float, "str": str, "bool": bool, "isinstance": isinstance,
-    "reversed": lambda x: list(reversed(x)), "type": type, "complex": complex, "bytes": bytes,
+    "abs": abs,
+    "len": len,
+    "sorted": sorted,
+    "set": set,
+    "frozenset": frozenset,
+    "list": list,
+    "tuple": tuple,
+    "dict": dict,
+    "round": round,
+    "min": min,
+    "max": max,
+    "sum": sum,
+    "all": all,
+    "any": any,
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "isinstance": isinstance,
+    "reversed": lambda x: list(reversed(x)),
+    "type": type,
+    "complex": complex,
+    "bytes": bytes,
 }
 _SAFE_NAMES: dict[str, Any] = {
-    "int": int, "float": float, "str": str, "bool": bool, "list": list, "tuple": tuple, "dict": dict,
-    "set": set, "frozenset": frozenset, "complex": complex, "bytes": bytes, "type": type,
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "list": list,
+    "tuple": tuple,
+    "dict": dict,
+    "set": set,
+    "frozenset": frozenset,
+    "complex": complex,
+    "bytes": bytes,
+    "type": type,
 }
-_MATH = {name: getattr(math, name) for name in (
-    "isclose", "isnan", "isinf", "isfinite", "fabs", "sqrt", "floor", "ceil", "trunc", "pi", "e", "inf", "nan", "log", "exp",
-)}
+_MATH = {
+    name: getattr(math, name)
+    for name in (
+        "isclose",
+        "isnan",
+        "isinf",
+        "isfinite",
+        "fabs",
+        "sqrt",
+        "floor",
+        "ceil",
+        "trunc",
+        "pi",
+        "e",
+        "inf",
+        "nan",
+        "log",
+        "exp",
+    )
+}
 _SAFE_METHODS = {
-    "lower", "upper", "strip", "lstrip", "rstrip", "split", "splitlines", "startswith", "endswith",
-    "count", "index", "find", "isdigit", "isalpha", "isalnum", "isspace", "islower", "isupper",
-    "keys", "values", "items", "get", "issubset", "issuperset", "union", "intersection", "difference",
-    "copy", "title", "capitalize", "casefold", "real", "imag",
+    "lower",
+    "upper",
+    "strip",
+    "lstrip",
+    "rstrip",
+    "split",
+    "splitlines",
+    "startswith",
+    "endswith",
+    "count",
+    "index",
+    "find",
+    "isdigit",
+    "isalpha",
+    "isalnum",
+    "isspace",
+    "islower",
+    "isupper",
+    "keys",
+    "values",
+    "items",
+    "get",
+    "issubset",
+    "issuperset",
+    "union",
+    "intersection",
+    "difference",
+    "copy",
+    "title",
+    "capitalize",
+    "casefold",
+    "real",
+    "imag",
 }
 _PLAIN = (int, float, complex, str, bytes, bool, type(None), list, tuple, dict, set, frozenset)
 _BINOPS = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
-    ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.BitXor: operator.xor,
-    ast.LShift: operator.lshift, ast.RShift: operator.rshift,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor,
+    ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift,
 }
 _CMPOPS = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b,
-    ast.NotIn: lambda a, b: a not in b, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
 }
 _SINGLETONS = (None, True, False)
 
@@ -162,9 +252,11 @@ class _Splitter:
             if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
                 return self.probe(node)
             func = node.func
-            trusted = (
-                (isinstance(func, ast.Name) and func.id in _SAFE_FUNCS)
-                or (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "math" and func.attr in _MATH)
+            trusted = (isinstance(func, ast.Name) and func.id in _SAFE_FUNCS) or (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "math"
+                and func.attr in _MATH
             )
             if not trusted and isinstance(func, ast.Attribute) and func.attr in _SAFE_METHODS:
                 self.visit_expr(func.value)
@@ -266,7 +358,9 @@ class _Evaluator:
             return result
         if isinstance(node, ast.UnaryOp):
             v = self.eval(node.operand)
-            return {ast.Not: operator.not_, ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}[type(node.op)](v)
+            return {ast.Not: operator.not_, ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}[
+                type(node.op)
+            ](v)
         if isinstance(node, ast.BinOp):
             a, b = self.eval(node.left), self.eval(node.right)
             self._guard(node.op, a, b)

@@ -26,7 +26,10 @@ _PY_TAGS = {"", "python", "py", "python3", "py3"}
 def _defines(code: str, name: str | None) -> bool:
     if not name:
         return False
-    return re.search(rf"^(?:async\s+)?def\s+{re.escape(name)}\s*\(|^class\s+{re.escape(name)}\b|^{re.escape(name)}\s*=", code, re.M) is not None
+    return (
+        re.search(rf"^(?:async\s+)?def\s+{re.escape(name)}\s*\(|^class\s+{re.escape(name)}\b|^{re.escape(name)}\s*=", code, re.M)
+        is not None
+    )
 
 
 def _prompt_imports(prompt: str | None) -> str:

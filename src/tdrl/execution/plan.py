@@ -18,7 +18,6 @@ from tdrl.execution.asserts import AssertPlan, CallPlan, Unsupported, compile_as
 from tdrl.execution.values import parse_expected
 from tdrl.records import Problem
 
-
 _keys = itertools.count()
 
 

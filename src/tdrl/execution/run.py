@@ -59,8 +59,9 @@ def verify_files(
     with ResumableWriter(out_path, key=lambda d: (d["problem_id"], str(d["sample_id"]))) as writer:
         todo = [s for s in samples if s.key not in writer.done]
         summary.skipped = len(samples) - len(todo)
-        with Verifier(workers=workers, sandbox=sandbox, time_policy=time_policy, limits=limits,
-                      stop_on_first_failure=stop_on_first_failure) as verifier:
+        with Verifier(
+            workers=workers, sandbox=sandbox, time_policy=time_policy, limits=limits, stop_on_first_failure=stop_on_first_failure
+        ) as verifier:
             if calibrate:
                 for pid in sorted({s.problem_id for s in todo}):
                     verifier.calibrate(problems[pid])

@@ -50,9 +50,7 @@ def bwrap_works() -> str | None:
     if not bwrap:
         return "bubblewrap (bwrap) is not installed"
     try:
-        proc = subprocess.run(
-            [*_bwrap_args(4 << 20), "/bin/true"], capture_output=True, timeout=20, text=True
-        )
+        proc = subprocess.run([*_bwrap_args(4 << 20), "/bin/true"], capture_output=True, timeout=20, text=True)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap failed to start: {exc}"
     if proc.returncode != 0:
@@ -63,10 +61,30 @@ def bwrap_works() -> str | None:
 def _bwrap_args(tmp_bytes: int) -> list[str]:
     exe, prefix = python_prefix()
     args = [
-        "bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-        "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
-        "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONHASHSEED", "0",
-        "--hostname", "sandbox", "--ro-bind", "/usr", "/usr",
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--setenv",
+        "PYTHONHASHSEED",
+        "0",
+        "--hostname",
+        "sandbox",
+        "--ro-bind",
+        "/usr",
+        "/usr",
     ]
     for top in ("bin", "lib", "lib32", "lib64", "sbin"):
         path = Path("/") / top
@@ -78,9 +96,19 @@ def _bwrap_args(tmp_bytes: int) -> list[str]:
         if not extra.startswith("/usr/"):
             args += ["--ro-bind", extra, extra]
     args += [
-        "--ro-bind", str(ZYGOTE), "/tdrl/zygote.py",
-        "--proc", "/proc", "--dev", "/dev",
-        "--size", str(tmp_bytes), "--tmpfs", "/tmp", "--chdir", "/tmp",
+        "--ro-bind",
+        str(ZYGOTE),
+        "/tdrl/zygote.py",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(tmp_bytes),
+        "--tmpfs",
+        "/tmp",
+        "--chdir",
+        "/tmp",
     ]
     return args
 
@@ -213,6 +241,12 @@ def spawn_zygote(mode: str, tmp_bytes: int, cgroup: Cgroup | None, workdir: str 
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
     preexec = functools.partial(_join_cgroup, cgroup.procs_files) if cgroup else None
     return subprocess.Popen(
-        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=env, preexec_fn=preexec, start_new_session=True, bufsize=0,
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        preexec_fn=preexec,
+        start_new_session=True,
+        bufsize=0,
     )

@@ -142,10 +142,14 @@ class _Judge:
         i = ev.get("i")
         if kind in ("timeout", "died", "output_limit") and ev.get("load"):
             what = {"timeout": "timeout", "output_limit": "output_limit"}.get(kind, "error")
-            self.load_error = self.load_error or {
-                "timeout": "program did not finish loading in time",
-                "output_limit": "output limit exceeded while loading",
-            }.get(kind) or _death(ev)
+            self.load_error = (
+                self.load_error
+                or {
+                    "timeout": "program did not finish loading in time",
+                    "output_limit": "output limit exceeded while loading",
+                }.get(kind)
+                or _death(ev)
+            )
             self._fill(0, what, self.load_error)
             return
         if type(i) is not int or not 0 <= i < len(self.status):
@@ -353,14 +357,25 @@ class Verifier:
         }
         judge = None
         error_note = None
-        for attempt in range(2):
+        for _attempt in range(2):
             judge = _Judge(plan, t0)
             on_line = judge.line if self.stop_on_first_failure else None
             try:
                 out = worker.run(job, backstop_s=budget + 10.0, on_line=on_line, on_event=judge.event if on_line else None)
             except WorkerStartFailed as exc:
                 tests = [TestResult("infra_error", 0.0, str(exc)[:300]) for _ in plan.checks]
-                return Result(problem.id, sample.sample_id, "infra_error", 0.0, tests, _ms(t0), code, rule, str(exc)[:500], sandbox=worker.isolation)
+                return Result(
+                    problem.id,
+                    sample.sample_id,
+                    "infra_error",
+                    0.0,
+                    tests,
+                    _ms(t0),
+                    code,
+                    rule,
+                    str(exc)[:500],
+                    sandbox=worker.isolation,
+                )
             except WorkerDied as exc:
                 error_note = f"the program brought down its sandbox ({exc})"
                 continue  # retry once on a fresh sandbox; a second death is the program's doing
@@ -379,16 +394,27 @@ class Verifier:
                         t.status, t.error = "error", "no result reported"
             status, rate = _summary(problem.id, sample.sample_id, tests, judge.load_error)
             return Result(
-                problem.id, sample.sample_id, status, rate, tests, _ms(t0), code, rule,
-                error=judge.load_error, stdout=str(done.get("out", ""))[-1024:],
-                stderr=str(done.get("err", ""))[-1024:], sandbox=worker.isolation,
+                problem.id,
+                sample.sample_id,
+                status,
+                rate,
+                tests,
+                _ms(t0),
+                code,
+                rule,
+                error=judge.load_error,
+                stdout=str(done.get("out", ""))[-1024:],
+                stderr=str(done.get("err", ""))[-1024:],
+                sandbox=worker.isolation,
             )
         tests = judge.tests() if judge else []
         for t in tests:
             if t.status == "not_run":
                 t.status, t.error = "error", error_note
         status, rate = _summary(problem.id, sample.sample_id, tests, None)
-        return Result(problem.id, sample.sample_id, status, rate, tests, _ms(t0), code, rule, error=error_note, sandbox=worker.isolation)
+        return Result(
+            problem.id, sample.sample_id, status, rate, tests, _ms(t0), code, rule, error=error_note, sandbox=worker.isolation
+        )
 
     def close(self) -> None:
         if self._closed:

@@ -152,7 +152,10 @@ class Worker:
             self.buf += chunk
 
     def run(
-        self, job: dict, backstop_s: float, on_line: Callable[[bytes], bool] | None = None,
+        self,
+        job: dict,
+        backstop_s: float,
+        on_line: Callable[[bytes], bool] | None = None,
         on_event: Callable[[dict], None] | None = None,
     ) -> JobOutput:
         """Run one job. When streaming, ``on_line``/``on_event`` see everything as it arrives, in
