@@ -299,3 +299,26 @@ def test_assert_tests_resist_patched_assertion_and_fake_bool(verifier):
     assert_contained(verifier, problem, code, {"error"})
     ok = run(verifier, problem, "def add(a, b): return a + b\n")
     assert ok.status == "pass"
+
+
+@needs_bwrap
+@pytest.mark.skipif(os.uname().machine not in ("x86_64", "aarch64"), reason="seccomp table for x86_64/aarch64 only")
+@pytest.mark.parametrize(
+    "attack,error",
+    [
+        ("import socket\n    socket.socket(socket.AF_INET6)", "PermissionError"),
+        ("import socket\n    socket.socket(socket.AF_NETLINK, socket.SOCK_RAW)", "PermissionError"),
+        (
+            "import ctypes, ctypes.util\n    assert ctypes.CDLL(None).ptrace(16, 1, 0, 0) == 0, 'ptrace refused'",
+            "AssertionError: ptrace refused",
+        ),
+        (
+            "import ctypes\n    assert ctypes.CDLL(None).unshare(0x10000000) == 0, 'unshare refused'",
+            "AssertionError: unshare refused",
+        ),
+    ],
+    ids=["inet6-socket", "netlink-socket", "ptrace", "unshare-user"],
+)
+def test_seccomp_refuses_dangerous_syscalls(verifier, add_problem, attack, error):
+    r = assert_contained(verifier, add_problem, f"def add(a, b):\n    {attack}\n    return a + b\n", {"error"})
+    assert r.tests[0].error.startswith(error), r.tests[0].error

@@ -14,7 +14,8 @@ What it protects against (each property has its own adversarial test in
 * **Escapes.** bubblewrap namespaces (user, PID, network, IPC, UTS, cgroup): no network,
   a read-only ``/usr`` and Python installation, a private ``/tmp``, no working directory,
   home or problems file, no signals to the verifier (other PID namespace), capabilities
-  dropped (``sandbox.py``).
+  dropped (``sandbox.py``); a seccomp filter in each child refuses ptrace, namespaces,
+  mounts, bpf, io_uring and inet/netlink sockets (``_zygote.py``).
 * **Resource abuse.** Wall-clock limits per test and per sample enforced from outside
   with SIGKILL, RLIMIT_CPU as a backstop, a cgroup memory and process limit (relative
   RLIMIT_AS and RLIMIT_NPROC without cgroups), RLIMIT_FSIZE on stdout/stderr (1 GB of

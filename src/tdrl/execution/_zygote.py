@@ -69,6 +69,102 @@ _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans of a run come back to us to be 
 _prctl(4, 0)  # PR_SET_DUMPABLE=0: the candidate cannot ptrace us or open /proc/<us>/fd
 
 
+# ---------------------------------------------------------------- seccomp
+
+# syscalls a test program has no business making: tracing or writing other processes,
+# namespaces and mounts, kernel keyrings, BPF, perf, io_uring, modules, reboot
+_DENY = {
+    "x86_64": (
+        0xC000003E,
+        41,
+        [
+            101,
+            310,
+            311,
+            165,
+            166,
+            272,
+            308,
+            250,
+            248,
+            249,
+            321,
+            298,
+            323,
+            246,
+            175,
+            313,
+            176,
+            155,
+            161,
+            167,
+            168,
+            169,
+            425,
+            426,
+            427,
+        ],
+    ),
+    "aarch64": (
+        0xC00000B7,
+        198,
+        [117, 270, 271, 40, 39, 97, 268, 219, 217, 218, 280, 241, 282, 104, 105, 273, 106, 41, 51, 224, 225, 142, 425, 426, 427],
+    ),
+}
+_DENY_SOCKET_DOMAINS = (2, 10, 16, 17)  # AF_INET, AF_INET6, AF_NETLINK, AF_PACKET
+
+
+def _seccomp_program():
+    """A classic-BPF seccomp filter (bytes) for this machine, or None on an unknown one."""
+    machine = os.uname().machine
+    if machine not in _DENY:
+        return None
+    arch, nr_socket, deny = _DENY[machine]
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, eperm = 0x7FFF0000, 0x00050000 | 1
+    prog = []  # (code, jt, jf, k) with jumps as labels resolved below
+    prog.append((ld, 0, 0, 4))  # arch
+    prog.append((jeq, 0, "deny", arch))
+    prog.append((ld, 0, 0, 0))  # syscall number
+    prog.append((jge, "deny", 0, 0x40000000))  # x32 ABI
+    for nr in deny:
+        prog.append((jeq, "deny", 0, nr))
+    prog.append((jeq, 0, "allow", nr_socket))
+    prog.append((ld, 0, 0, 16))  # socket(domain, ...): low word of args[0]
+    for dom in _DENY_SOCKET_DOMAINS:
+        prog.append((jeq, "deny", 0, dom))
+    prog.append((ret, 0, 0, allow))
+    labels = {"allow": len(prog) - 1}
+    prog.append((ret, 0, 0, eperm))
+    labels["deny"] = len(prog) - 1
+    out = b""
+    for i, (code, jt, jf, k) in enumerate(prog):
+        jt = labels[jt] - i - 1 if isinstance(jt, str) else jt
+        jf = labels[jf] - i - 1 if isinstance(jf, str) else jf
+        out += struct.pack("<HBBI", code, jt, jf, k)
+    return out
+
+
+_SECCOMP = _seccomp_program()
+
+
+def _install_seccomp():
+    """Load the filter into this process (the child); its descendants inherit it."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(_SECCOMP)
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    prog = Prog(len(_SECCOMP) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "no_new_privs")
+    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        raise OSError(ctypes.get_errno(), "seccomp")
+
+
 # ---------------------------------------------------------------- framing
 
 
@@ -367,6 +463,8 @@ def fork_child(job, start, stop):
             os.close(out_fd)
             os.close(err_fd)
             _set_limits(job)
+            if _SECCOMP is not None:
+                _install_seccomp()
             child_main(job, start, stop)
         except BaseException:
             pass
@@ -576,7 +674,7 @@ def run_job(job):
 
 
 def main():
-    event(ev="ready", pidns=IN_PID_NAMESPACE, python=sys.version.split()[0])
+    event(ev="ready", pidns=IN_PID_NAMESPACE, python=sys.version.split()[0], seccomp=_SECCOMP is not None)
     while True:
         try:
             job = read_frame()
