@@ -1,0 +1,25 @@
+import pytest
+
+from tdrl.execution import sandbox
+from tdrl.execution.verifier import TimePolicy, Verifier
+from tdrl.records import Problem, Test
+
+
+def test_auto_mode_degrades_loudly(monkeypatch, capsys):
+    monkeypatch.setattr(sandbox, "bwrap_works", lambda: "bubblewrap (bwrap) is not installed")
+    with pytest.warns(RuntimeWarning, match="OS sandbox unavailable"):
+        assert sandbox.resolve_mode("auto") == "none"
+    assert "WARNING" in capsys.readouterr().err
+    with pytest.raises(sandbox.SandboxUnavailable):
+        sandbox.resolve_mode("bwrap")
+
+
+def test_none_mode_still_judges_and_reaps_orphans():
+    p = Problem("p", [Test("call", input="[1]", output="1"), Test("call", input="[2]", output="2")], entry_point="f")
+    orphan = "import os, time\ndef f(x):\n    if os.fork() == 0:\n        os.setsid()\n        time.sleep(0.2)\n        open('marker', 'w').write('x')\n        os._exit(0)\n    return x\n"
+    check = "import os, time\ndef f(x):\n    time.sleep(0.6)\n    return x if not os.path.exists('marker') else -1\n"
+    with Verifier(workers=1, sandbox="none", time_policy=TimePolicy(timeout=1.0)) as v:
+        assert v.check(p, orphan).status == "pass"
+        r = v.check(p, check)
+        assert r.status == "pass" and r.sandbox.startswith("none")
+        assert v.check(p, "def f(x):\n    while True:\n        pass\n").tests[0].status == "timeout"
