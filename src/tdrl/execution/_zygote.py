@@ -148,21 +148,31 @@ def _seccomp_program():
 _SECCOMP = _seccomp_program()
 
 
-def _install_seccomp():
-    """Load the filter into this process (the child); its descendants inherit it."""
+def _seccomp_loader():
+    """Prepare, once in the zygote, everything the child needs to load the filter with two calls."""
+    if _SECCOMP is None:
+        return None
     import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    buf = ctypes.create_string_buffer(_SECCOMP)
 
     class Prog(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(_SECCOMP, len(_SECCOMP))
     prog = Prog(len(_SECCOMP) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-        raise OSError(ctypes.get_errno(), "no_new_privs")
-    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-        raise OSError(ctypes.get_errno(), "seccomp")
+    prog_ref = ctypes.byref(prog)
+
+    def install():
+        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+            raise OSError(ctypes.get_errno(), "no_new_privs")
+        if libc.prctl(22, 2, prog_ref, 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+            raise OSError(ctypes.get_errno(), "seccomp")
+
+    install.keep = (buf, prog)  # keep the buffers alive
+    return install
+
+
+_install_seccomp = _seccomp_loader()
 
 
 # ---------------------------------------------------------------- framing
@@ -463,7 +473,7 @@ def fork_child(job, start, stop):
             os.close(out_fd)
             os.close(err_fd)
             _set_limits(job)
-            if _SECCOMP is not None:
+            if _install_seccomp is not None:
                 _install_seccomp()
             child_main(job, start, stop)
         except BaseException:
