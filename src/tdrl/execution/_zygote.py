@@ -627,9 +627,25 @@ def supervise(job, start, stop, budget_deadline):
                 event(ev="died", i=here(), load=run.cur is None, sig=sig, code=code)
                 return after_failure()
     finally:
-        kill_everything(pid)
+        # SIGKILL now, reap (and sweep up orphans) just before the next fork: the parent
+        # gets its answer without waiting for the kernel to tear the child down
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _unreaped.append(pid)
         os.close(r)
         os.close(pidfd)
+
+
+_unreaped = []
+
+
+def reap_previous():
+    """Finish off the previous run's process tree before anything new starts."""
+    while _unreaped:
+        kill_everything(_unreaped.pop())
 
 
 def _tail(path, n):
@@ -660,6 +676,7 @@ _compiled_now = []
 
 def run_job(job):
     global _compiled_now
+    reap_previous()
     _compiled_now = compiled_tests(job) if job["mode"] != "stdio" else []
     _stream[0] = bool(job.get("stream"))
     os.makedirs(WORK, exist_ok=True)
@@ -670,6 +687,7 @@ def run_job(job):
     budget_deadline = t0 + job["budget"]
     i = 0
     while i is not None and i < n:
+        reap_previous()
         if stdio:
             with open(WORK + "/.stdin", "w") as f:
                 f.write(job["tests"][i]["stdin"])
@@ -680,7 +698,6 @@ def run_job(job):
         out="" if stdio else _tail(WORK + "/.stdout", 1024),
         err=_tail(WORK + "/.stderr", 1024),
     )
-    _wipe(WORK)
 
 
 def main():
