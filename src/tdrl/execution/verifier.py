@@ -49,7 +49,7 @@ class TimePolicy:
 class _Judge:
     """Turns the sandbox's lines and events for one job into per-test verdicts."""
 
-    def __init__(self, plan: ProblemPlan, start_time: float):
+    def __init__(self, plan: ProblemPlan):
         n = len(plan.checks)
         self.plan = plan
         self.status: list[str | None] = [None] * n
@@ -58,7 +58,6 @@ class _Judge:
         self.next = 0
         self.load_error: str | None = None
         self.violations = 0
-        self.start_time = start_time
 
     def lines(self, raws: list[bytes]) -> None:
         """Judge a batch of result lines (one JSON parse for the whole batch when it is well formed)."""
@@ -197,7 +196,7 @@ def _death(ev: dict) -> str:
     return f"process exited (code {ev.get('code')})"
 
 
-def _summary(problem_id: str, sample_id: str, tests: list[TestResult], load_error: str | None) -> tuple[str, float]:
+def _summary(tests: list[TestResult], load_error: str | None) -> tuple[str, float]:
     passed = sum(t.status == "pass" for t in tests)
     rate = passed / len(tests) if tests else 0.0
     if any(t.status == "infra_error" for t in tests):
@@ -256,6 +255,8 @@ class Verifier:
         with self._plan_lock:
             plan = self._plans.get(key)
             if plan is None or plan.problem is not problem:
+                if len(self._plans) >= 50_000:  # a long training loop making new Problem objects
+                    self._plans.clear()
                 plan = compile_problem(problem)
                 plan.timeouts = [self.time.timeout] * len(plan.checks)
                 self._plans[key] = plan
@@ -358,7 +359,7 @@ class Verifier:
         judge = None
         error_note = None
         for _attempt in range(2):
-            judge = _Judge(plan, t0)
+            judge = _Judge(plan)
             on_line = judge.line if self.stop_on_first_failure else None
             try:
                 out = worker.run(job, backstop_s=budget + 10.0, on_line=on_line, on_event=judge.event if on_line else None)
@@ -392,7 +393,7 @@ class Verifier:
                 for t in tests:
                     if t.status == "not_run":
                         t.status, t.error = "error", "no result reported"
-            status, rate = _summary(problem.id, sample.sample_id, tests, judge.load_error)
+            status, rate = _summary(tests, judge.load_error)
             return Result(
                 problem.id,
                 sample.sample_id,
@@ -411,7 +412,7 @@ class Verifier:
         for t in tests:
             if t.status == "not_run":
                 t.status, t.error = "error", error_note
-        status, rate = _summary(problem.id, sample.sample_id, tests, None)
+        status, rate = _summary(tests, None)
         return Result(
             problem.id, sample.sample_id, status, rate, tests, _ms(t0), code, rule, error=error_note, sandbox=worker.isolation
         )
