@@ -20,6 +20,7 @@ import collections
 import gc
 import json
 import os
+import resource
 import select
 import signal
 import struct
@@ -428,8 +429,6 @@ def child_main(job, start, stop):
 
 
 def _set_limits(job):
-    import resource
-
     limits = job["limits"]
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["stdout_bytes"] + 1, limits["stdout_bytes"] + 1))
@@ -451,30 +450,27 @@ def _set_limits(job):
         pass
 
 
+_job_fds = {}  # the current job's stdout/stderr files, opened by the zygote, shared by its children
+
+
 def fork_child(job, start, stop):
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.setsid()
-            os.dup2(w, RESULT_FD)
+            os.dup2(_job_fds["out"], 1)
+            os.dup2(_job_fds["err"], 2)
+            os.dup2(w, RESULT_FD)  # after 1 and 2: the job fds may sit on 3
             os.closerange(RESULT_FD + 1, 65536)
             os.chdir(WORK)
             if job["mode"] == "stdio":
+                os.ftruncate(1, 0)  # each stdio test starts with empty stdout
+                os.lseek(1, 0, os.SEEK_SET)
                 stdin_fd = os.open(WORK + "/.stdin", os.O_RDONLY)
-            else:
-                stdin_fd = os.open("/dev/null", os.O_RDONLY)
-            os.dup2(stdin_fd, 0)
-            os.close(stdin_fd)
-            out_fd = os.open(WORK + "/.stdout", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-            err_fd = os.open(WORK + "/.stderr", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.dup2(out_fd, 1)
-            os.dup2(err_fd, 2)
-            os.close(out_fd)
-            os.close(err_fd)
+                os.dup2(stdin_fd, 0)
+                os.close(stdin_fd)
             _set_limits(job)
-            if _install_seccomp is not None:
-                _install_seccomp()
             child_main(job, start, stop)
         except BaseException:
             pass
@@ -685,6 +681,8 @@ def run_job(job):
     stdio = job["mode"] == "stdio"
     t0 = time.monotonic()
     budget_deadline = t0 + job["budget"]
+    _job_fds["out"] = os.open(WORK + "/.stdout", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    _job_fds["err"] = os.open(WORK + "/.stderr", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     i = 0
     while i is not None and i < n:
         reap_previous()
@@ -698,9 +696,13 @@ def run_job(job):
         out="" if stdio else _tail(WORK + "/.stdout", 1024),
         err=_tail(WORK + "/.stderr", 1024),
     )
+    os.close(_job_fds.pop("out"))
+    os.close(_job_fds.pop("err"))
 
 
 def main():
+    if _install_seccomp is not None:
+        _install_seccomp()  # once, here: every child inherits the filter
     event(ev="ready", pidns=IN_PID_NAMESPACE, python=sys.version.split()[0], seccomp=_SECCOMP is not None)
     while True:
         try:
