@@ -28,9 +28,7 @@ import sys
 import time
 
 PREIMPORT = (
-    "abc array bisect calendar cmath collections contextlib copy dataclasses datetime decimal "
-    "enum fractions functools hashlib heapq io itertools json math numbers operator queue random "
-    "re statistics string struct textwrap types typing unicodedata"
+    "bisect collections copy datetime functools heapq itertools json math operator random re string typing"
 ).split()
 for _name in PREIMPORT:
     try:
