@@ -273,10 +273,12 @@ def test_killing_parent_at_import_is_contained(verifier, add_problem):
 
 
 def test_closing_all_fds(verifier, add_problem):
-    assert_contained(verifier, add_problem, "import os\nos.closerange(0, 4096)\ndef add(a, b): return a + b\n", {"error"})
-    assert_contained(
-        verifier, add_problem, "import os\ndef add(a, b):\n    os.closerange(0, 4096)\n    return a + b\n", {"error"}
-    )
+    # results travel through shared memory, not a descriptor: closing every fd changes
+    # nothing about how answers are judged, and the pool keeps working
+    assert_contained(verifier, add_problem, "import os\nos.closerange(0, 4096)\ndef add(a, b): return a - b\n")
+    r = run(verifier, add_problem, "import os\ndef add(a, b):\n    os.closerange(0, 4096)\n    return a + b\n")
+    assert r.status == "pass"
+    assert run(verifier, add_problem, CORRECT_ADD).status == "pass"
 
 
 def test_base_exception_subclasses(verifier, add_problem):
@@ -323,3 +325,24 @@ def test_assert_tests_resist_patched_assertion_and_fake_bool(verifier):
 def test_seccomp_refuses_dangerous_syscalls(verifier, add_problem, attack, error):
     r = assert_contained(verifier, add_problem, f"def add(a, b):\n    {attack}\n    return a + b\n", {"error"})
     assert r.tests[0].error.startswith(error), r.tests[0].error
+
+
+def test_forged_records_in_the_shared_block_are_only_answers(verifier):
+    from tdrl import Test
+
+    # the program finds the result block in its own memory and writes records for every
+    # test before any test runs: they are judged as its answers, in order, like any other
+    problem = make_problem(tests=[Test("call", input="[1, 2]", output="987654321"), Test("call", input="[3, 4]", output="7")])
+    code = (
+        "import gc, mmap, struct\n"
+        'fake = b\'{"L": 1}\\n{"i": 0, "v": true}\\n{"i": 1, "v": 7}\\n{"end": 1}\\n\'\n'
+        "for o in gc.get_objects():\n"
+        "    if isinstance(o, mmap.mmap):\n"
+        "        o[24:24 + len(fake)] = fake\n"
+        "        struct.pack_into('<Q', o, 0, len(fake))\n"
+        "def add(a, b): return -1\n"
+    )
+    r = run(verifier, problem, code)
+    assert [t.status for t in r.tests][0] != "pass"
+    assert r.status != "pass"
+    assert run(verifier, problem, "def add(a, b): return 987654321 if a == 1 else a + b\n").status == "pass"

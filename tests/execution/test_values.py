@@ -66,3 +66,31 @@ def test_stdout_rule_is_token_wise_exact():
     assert not stdout_equal("Yes", "yes")  # case-sensitive
     assert not stdout_equal("0.3333", "0.33333")
     assert stdout_equal("0.3333", "0.33333", atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        0,
+        -(2**70),
+        1.5,
+        -0.0,
+        1 + 2j,
+        b"\x00",
+        "s",
+        None,
+        True,
+        [1, (2, 3)],
+        {1, 2},
+        frozenset(),
+        {"a": [1.0]},
+        collections.OrderedDict(b=1, a=2),
+        collections.Counter("aab"),
+        collections.deque([1]),
+    ],
+)
+def test_encode_is_the_mirror_of_decode(value):
+    from tdrl.execution.values import encode
+
+    back = decode(encode(value))
+    assert type(back) is type(value) and back == value

@@ -19,6 +19,7 @@ import builtins
 import collections
 import gc
 import json
+import mmap
 import os
 import resource
 import select
@@ -27,9 +28,7 @@ import struct
 import sys
 import time
 
-PREIMPORT = (
-    "bisect collections copy datetime functools heapq itertools json math operator random re string typing"
-).split()
+PREIMPORT = ("bisect collections copy datetime functools heapq itertools json math operator random re string typing").split()
 for _name in PREIMPORT:
     try:
         __import__(_name)
@@ -336,14 +335,41 @@ def compiled_tests(job):
     return out
 
 
+# The result channel: a shared memory block per job, written by the children, read by the
+# zygote. Header: bytes of records written (u64), index of the test now running (i64) and
+# when it started (f64, CLOCK_MONOTONIC). Records are JSON lines after the header. A child
+# writes a record, then the new length, so a killed child leaves no torn record behind;
+# it writes nothing on a pipe unless the job streams, so a fast test costs no system call.
+HDR = struct.Struct("<Qqd")
+_shm = [None]
+
+
 def child_main(job, start, stop):
     """Runs in the forked child: load the program, run tests[start:stop], report each one."""
-    out = os.fdopen(RESULT_FD, "wb", buffering=0)
+    shm = _shm[0]
+    room = len(shm) - HDR.size - 4096  # keep room for a last "too big" record
+    stream = job.get("stream")
     limits = job["limits"]
     value_budget = limits["value_nodes"]
+    pack_into, unpack_from, monotonic = struct.pack_into, struct.unpack_from, time.monotonic
 
     def report(rec):
-        out.write((json.dumps(rec) + "\n").encode())
+        data = (json.dumps(rec) + "\n").encode()
+        off = unpack_from("<Q", shm, 0)[0]
+        if off + len(data) > room:
+            if "i" not in rec:
+                return
+            data = (json.dumps({"i": rec["i"], "big": 1}) + "\n").encode()
+            room_left = len(shm) - HDR.size - off
+            if len(data) > room_left:
+                return
+        shm[HDR.size + off : HDR.size + off + len(data)] = data
+        pack_into("<Q", shm, 0, off + len(data))
+        if stream:
+            os.write(RESULT_FD, b".")
+
+    def begin(i):
+        pack_into("<qd", shm, 8, i, monotonic())
 
     stdio = job["mode"] == "stdio"
     ns = {"__name__": "__main__" if stdio else "__tdrl_candidate__", "__builtins__": builtins}
@@ -354,6 +380,7 @@ def child_main(job, start, stop):
             report({"L": 0, "x": _exc_name(exc), "m": _exc_msg(exc)})
             return
         report({"L": 1})
+        begin(start)
         t0 = time.perf_counter()
         try:
             exit_code = 0
@@ -379,6 +406,7 @@ def child_main(job, start, stop):
             report({"i": start, "x": "MemoryError", "mem": 1})
         except BaseException as exc:
             report({"i": start, "x": _exc_name(exc), "m": _exc_msg(exc)})
+        os.write(RESULT_FD, b"!")
         return
 
     try:
@@ -397,6 +425,7 @@ def child_main(job, start, stop):
         test = job["tests"][i]
         kind = test["k"]
         code = compiled[i]
+        begin(i)
         t0 = perf()
         try:
             if isinstance(code, BaseException):
@@ -424,6 +453,7 @@ def child_main(job, start, stop):
             rec = {"i": i, "x": _exc_name(exc), "m": _exc_msg(exc)}
         report(rec)
     report({"end": 1})
+    os.write(RESULT_FD, b"!")
 
 
 def _set_limits(job):
@@ -452,6 +482,7 @@ _job_fds = {}  # the current job's stdout/stderr files, opened by the zygote, sh
 
 
 def fork_child(job, start, stop):
+    struct.pack_into("<qd", _shm[0], 8, -1, 0.0)  # no test running yet
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -546,6 +577,22 @@ class _Run:
         return advanced
 
 
+_read_off = [0]  # bytes of the job's shared block already forwarded to the parent
+
+
+def _collect(run):
+    """Forward the records children appended since last time; return how many bytes."""
+    shm = _shm[0]
+    written = min(struct.unpack_from("<Q", shm, 0)[0], len(shm) - HDR.size)
+    if written <= _read_off[0]:
+        return 0
+    chunk = shm[HDR.size + _read_off[0] : HDR.size + written]
+    _read_off[0] = written
+    send(b"R", chunk)
+    run.feed(chunk)
+    return len(chunk)
+
+
 def supervise(job, start, stop, budget_deadline):
     """Run tests[start:stop] in one child; return the next index to run, or None to end the job."""
     pid, r = fork_child(job, start, stop)
@@ -554,11 +601,10 @@ def supervise(job, start, stop, budget_deadline):
     poller.register(r, select.POLLIN)
     poller.register(pidfd, select.POLLIN)
     poller.register(CTL_IN, select.POLLIN)
-    limits = job["limits"]
     timeouts = job["timeouts"]
     run = _Run(start)
     deadline = time.monotonic() + job["load_timeout"]
-    received = 0
+    seen = None  # (test index, start time) last read from the block's header
 
     def here():
         return run.cur if run.cur is not None else start
@@ -566,55 +612,50 @@ def supervise(job, start, stop, budget_deadline):
     def after_failure():
         return None if run.cur is None else run.cur + 1
 
+    def outcome():
+        """Where the job stands after the records read so far, or None to keep waiting."""
+        if run.finished:
+            return ("end", None if run.cur is None else len(job["tests"]))
+        if run.cur is not None and run.cur >= stop:
+            return ("end", stop)
+        return None
+
     try:
         while True:
-            wait = min(deadline, budget_deadline) - time.monotonic()
-            if wait <= 0:
+            now = time.monotonic()
+            # the header says which test runs since when: it only ever moves deadlines
+            _, cur, began = HDR.unpack_from(_shm[0], 0)
+            if (cur, began) != seen and start <= cur < len(timeouts):
+                seen = (cur, began)
+                deadline = min(began, now) + timeouts[cur]
+            if min(deadline, budget_deadline) <= now:
+                _collect(run)
+                done = outcome()
+                if done:
+                    return done[1]
                 if budget_deadline <= deadline:
                     event(ev="budget", i=here())
                     return None
                 event(ev="timeout", i=here(), load=run.cur is None)
                 return after_failure()
+            wait = min(deadline, budget_deadline, now + 0.05) - now  # look at the header every 50 ms
             exited = False
             for fd, _ in poller.poll(max(1, int(wait * 1000) + 1)):
                 if fd == CTL_IN:
                     if read_frame().get("abort"):
+                        _collect(run)
                         event(ev="aborted")
                         return None
                 elif fd == pidfd:
                     exited = True
                 elif fd == r:
-                    chunk = os.read(r, 1 << 16)
-                    if not chunk:
+                    if not os.read(r, 1 << 16):
                         poller.unregister(r)
-                        continue
-                    received += len(chunk)
-                    if received > limits["result_bytes"]:
-                        event(ev="output_limit", i=here())
-                        return after_failure()
-                    send(b"R", chunk)
-                    if run.feed(chunk) and run.cur is not None and run.cur < stop:
-                        deadline = time.monotonic() + timeouts[run.cur]
-                    if run.finished:
-                        return None if run.cur is None else len(job["tests"])
-                    if run.cur is not None and run.cur >= stop:
-                        return stop
+            _collect(run)
+            done = outcome()
+            if done:
+                return done[1]
             if exited:
-                os.set_blocking(r, False)
-                while received <= limits["result_bytes"]:
-                    try:
-                        chunk = os.read(r, 1 << 16)
-                    except BlockingIOError:
-                        break
-                    if not chunk:
-                        break
-                    received += len(chunk)
-                    send(b"R", chunk)
-                    run.feed(chunk)
-                if run.finished:
-                    return None if run.cur is None else len(job["tests"])
-                if run.cur is not None and run.cur >= stop:
-                    return stop
                 _, status = os.waitpid(pid, 0)
                 sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
                 code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
@@ -679,6 +720,8 @@ def run_job(job):
     stdio = job["mode"] == "stdio"
     t0 = time.monotonic()
     budget_deadline = t0 + job["budget"]
+    _shm[0] = mmap.mmap(-1, HDR.size + job["limits"]["result_bytes"])  # shared with the children
+    _read_off[0] = 0
     _job_fds["out"] = os.open(WORK + "/.stdout", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     _job_fds["err"] = os.open(WORK + "/.stderr", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     i = 0
@@ -696,6 +739,7 @@ def run_job(job):
     )
     os.close(_job_fds.pop("out"))
     os.close(_job_fds.pop("err"))
+    _shm[0].close()  # a dying child keeps its own mapping; the next job gets a fresh block
 
 
 def main():

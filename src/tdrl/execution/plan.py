@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tdrl.execution.asserts import AssertPlan, CallPlan, Unsupported, compile_assert
-from tdrl.execution.values import parse_expected
+from tdrl.execution.values import encode, has_nan, parse_expected
 from tdrl.records import Problem
 
 _keys = itertools.count()
@@ -31,6 +31,7 @@ class Check:
 
     kind: str  # call | probes | script | stdio
     expected: Any = None
+    expected_encoded: Any = None  # tagged form of ``expected``: equal tagged forms mean a pass
     atol: float = 0.0
     assert_plan: AssertPlan | None = None
     weak: bool = False  # verdict reported by the sandbox itself (script tests)
@@ -55,6 +56,17 @@ class ProblemPlan:
         return sum(c.weak for c in self.checks)
 
 
+_NO_FAST_PATH = object()
+
+
+def _fast_form(expected: Any) -> Any:
+    """The tagged form to compare raw answers with, or a sentinel when NaN makes it unsound."""
+    try:
+        return _NO_FAST_PATH if has_nan(expected) else encode(expected)
+    except (TypeError, RecursionError):
+        return _NO_FAST_PATH
+
+
 def compile_problem(problem: Problem) -> ProblemPlan:
     """Split each test of ``problem`` into its sandbox half and its trusted half."""
     job_tests: list[dict] = []
@@ -65,7 +77,7 @@ def compile_problem(problem: Problem) -> ProblemPlan:
             expected, floats = parse_expected(test.output or "")
             atol = test.atol if test.atol else (1e-6 if floats else 0.0)
             job_tests.append({"k": "call", "fn": problem.entry_point, "args": test.input})
-            checks.append(Check("call", expected=expected, atol=atol))
+            checks.append(Check("call", expected=expected, atol=atol, expected_encoded=_fast_form(expected)))
         elif test.type == "assert":
             try:
                 plan = compile_assert(test.code or "")
@@ -74,8 +86,9 @@ def compile_problem(problem: Problem) -> ProblemPlan:
                 checks.append(Check("script", weak=True))
                 continue
             if isinstance(plan, CallPlan):
+                expected = parse_expected(plan.output)[0]
                 job_tests.append({"k": "call", "fn": plan.fn, "args": plan.args})
-                checks.append(Check("call", expected=parse_expected(plan.output)[0], atol=0.0))
+                checks.append(Check("call", expected=expected, atol=0.0, expected_encoded=_fast_form(expected)))
             else:
                 job_tests.append({"k": "probes", "probes": plan.probes})
                 checks.append(Check("probes", assert_plan=plan))

@@ -57,6 +57,47 @@ def decode(v: Any, depth: int = 0) -> Any:
     raise DecodeError(f"unknown value tag {tag!r}")
 
 
+_ENC_SEQ = {list: "l", tuple: "t", set: "S", frozenset: "Z", collections.deque: "q"}
+_ENC_MAP = {dict: "d", collections.defaultdict: "d", collections.OrderedDict: "o", collections.Counter: "C"}
+
+
+def encode(v: Any) -> Any:
+    """The tagged form the sandbox sends for ``v`` (the mirror of :func:`decode`).
+
+    The judge compares a returned value's tagged form with the expected value's first: when
+    the two are equal the values are equal, and only otherwise does it decode and compare.
+    """
+    t = type(v)
+    if v is None or t in (bool, str):
+        return v
+    if t is int:
+        return v if -(2**53) < v < 2**53 else ["i", format(v, "x")]
+    if t is float:
+        return ["f", repr(v)]
+    if t is complex:
+        return ["c", repr(v.real), repr(v.imag)]
+    if t is bytes:
+        return ["y", base64.b64encode(v).decode()]
+    if t in _ENC_SEQ:
+        return [_ENC_SEQ[t], [encode(x) for x in v]]
+    if t in _ENC_MAP:
+        return [_ENC_MAP[t], [[encode(k), encode(x)] for k, x in v.items()]]
+    raise TypeError(f"cannot encode {t.__name__}")
+
+
+def has_nan(v: Any) -> bool:
+    """Whether a plain value holds a NaN anywhere (NaN is never equal, even to itself)."""
+    if isinstance(v, float):
+        return math.isnan(v)
+    if isinstance(v, complex):
+        return math.isnan(v.real) or math.isnan(v.imag)
+    if isinstance(v, dict):
+        return any(has_nan(k) or has_nan(x) for k, x in v.items())
+    if isinstance(v, (list, tuple, set, frozenset, collections.deque)):
+        return any(has_nan(x) for x in v)
+    return False
+
+
 def has_float(v: Any) -> bool:
     """Whether a plain value holds a float or complex anywhere."""
     if isinstance(v, (float, complex)):
