@@ -23,3 +23,22 @@ def test_none_mode_still_judges_and_reaps_orphans():
         r = v.check(p, check)
         assert r.status == "pass" and r.sandbox.startswith("none")
         assert v.check(p, "def f(x):\n    while True:\n        pass\n").tests[0].status == "timeout"
+
+
+def test_stale_cgroups_of_dead_verifiers_are_swept():
+    from pathlib import Path
+
+    base = Path("/sys/fs/cgroup/pids")
+    stale = base / "tdrl-999999999-0-1"
+    try:
+        stale.mkdir()
+    except OSError:
+        pytest.skip("cannot create cgroups here")
+    group = sandbox.Cgroup.create("tdrl-test-sweep", 1 << 30, 16)
+    try:
+        assert not stale.exists()
+    finally:
+        if group:
+            group.remove()
+        if stale.exists():
+            stale.rmdir()

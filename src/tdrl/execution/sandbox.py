@@ -127,6 +127,7 @@ class Cgroup:
         try:
             if (root / "cgroup.controllers").exists():
                 base = root / _own_cgroup("")
+                _sweep_stale(base)
                 path = base / name
                 path.mkdir()
                 group = cls([path], 2)
@@ -134,6 +135,8 @@ class Cgroup:
                 (path / "pids.max").write_text(str(pids))
                 return group
             mem, pid = root / "memory", root / "pids"
+            for ctrl_root, ctrl in ((mem, "memory"), (pid, "pids")):
+                _sweep_stale(ctrl_root / _own_cgroup(ctrl))
             if not (mem.is_dir() and pid.is_dir()):
                 return None
             paths = []
@@ -187,6 +190,24 @@ class Cgroup:
                     import time
 
                     time.sleep(0.02)
+
+
+def _sweep_stale(base: Path) -> None:
+    """Remove empty cgroups left by verifiers that were killed (named tdrl-<pid>-...)."""
+    try:
+        entries = list(base.glob("tdrl-*"))
+    except OSError:
+        return
+    for path in entries:
+        try:
+            owner = int(path.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if owner != os.getpid() and not Path(f"/proc/{owner}").exists():
+            try:
+                path.rmdir()
+            except OSError:
+                pass  # still has processes, or not ours to remove
 
 
 def _own_cgroup(controller: str) -> str:
