@@ -10,7 +10,7 @@ answers*, never *how the answer is judged*.
 Wire protocol (parent <-> zygote, over the zygote's stdin/stdout):
   parent -> zygote: frames ``>I length`` + JSON (a job, or ``{"abort": 1}``)
   zygote -> parent: frames ``>I length`` + one type byte + payload:
-     ``R`` raw bytes the child wrote on its result pipe (JSON lines),
+     ``R`` result lines the children appended to the job's shared block (JSON lines),
      ``E`` a JSON event of the zygote (ready, timeout, died, budget, done, ...).
 """
 
