@@ -56,6 +56,70 @@ def verify(
 
 
 @app.command()
+def convert(
+    source: Path = typer.Argument(..., help="Benchmark file (.jsonl or .jsonl.gz)."),
+    fmt: str = typer.Option(..., "--from", help="humaneval | mbpp | evalplus | stdio."),
+    out: Path = typer.Option(..., "--out", help="Problems JSONL to write."),
+    split: str = typer.Option("both", "--split", help="evalplus only: base | plus | both."),
+) -> None:
+    """Turn a benchmark file into tdrl problems (EvalPlus outputs come from its reference, run in the sandbox)."""
+    from tdrl.evaluation.benchmarks import LOADERS
+    from tdrl.io import InputError, write_jsonl
+
+    if fmt not in LOADERS:
+        typer.echo(f"error: unknown format {fmt!r} (one of {', '.join(LOADERS)})", err=True)
+        raise typer.Exit(2)
+    try:
+        problems = LOADERS[fmt](source, split=split) if fmt == "evalplus" else LOADERS[fmt](source)
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    n = write_jsonl(out, problems)
+    typer.echo(f"{n} problems, {sum(len(p.tests) for p in problems)} tests -> {out}")
+
+
+@app.command("eval")
+def eval_(
+    problems: Path = typer.Option(..., "--problems", help="Problems JSONL (see `tdrl convert` for benchmark files)."),
+    samples: list[Path] = typer.Option(..., "--samples", help="Samples JSONL; repeat for several models/checkpoints."),
+    k: str = typer.Option("1,10,100", "--k", help="Comma-separated k values for pass@k."),
+    report: Path = typer.Option(Path("eval-report"), "--report", help="Folder for results, summary.json and plots."),
+    workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes (default: CPU count)."),
+    timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds (without a reference)."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots (needs matplotlib)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Verify samples and report pass rates and unbiased pass@k, overall and per tag/difficulty."""
+    from tdrl.evaluation.report import evaluate, print_report
+    from tdrl.execution import TimePolicy
+    from tdrl.io import InputError
+
+    try:
+        ks = sorted({int(x) for x in k.split(",") if x.strip()})
+    except ValueError:
+        typer.echo(f"error: --k must be comma-separated integers, got {k!r}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        runs = evaluate(
+            problems,
+            list(samples),
+            ks,
+            report,
+            plots=plots,
+            workers=workers,
+            time_policy=TimePolicy(timeout=timeout),
+            sandbox=sandbox,
+            progress=progress,
+        )
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    print_report(runs, ks)
+    typer.echo(f"report: {report}")
+
+
+@app.command()
 def demo(
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),

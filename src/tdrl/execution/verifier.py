@@ -273,8 +273,13 @@ class Verifier:
         if isinstance(sample, str):
             sample = Sample(problem.id, "0", sample)
         fut: Future = Future()
-        self._queue.put((self.plan(problem), sample, fut))
+        self._queue.put((self.plan(problem), sample, fut, _Judge))
         return fut
+
+    def _run_plan(self, judge_cls: type, plan: ProblemPlan, sample: Sample) -> Result:
+        fut: Future = Future()
+        self._queue.put((plan, sample, fut, judge_cls))
+        return fut.result()
 
     def check(self, problem: Problem, sample: Sample | str) -> Result:
         """Verify one sample, blocking."""
@@ -302,6 +307,30 @@ class Verifier:
             pending.discard(f)
             yield f.result()
 
+    def run_values(self, problem: Problem, code: str) -> list[tuple[str, object]]:
+        """Run ``code`` on each call test's input and return ``(status, value)`` per test.
+
+        For computing expected outputs from a reference (EvalPlus-style ground truth, test
+        synthesis): the program runs in the same sandbox as any other, and what comes back
+        is decoded plain data. ``status`` is ``ok`` or the test's failure status.
+        """
+        plan = compile_problem(problem)
+        plan.timeouts = [self.time.timeout] * len(plan.checks)
+        captured: list[tuple[str, object]] = [("not_run", None)] * len(plan.checks)
+        original = _Judge._verdict
+
+        class Capture(_Judge):
+            def _verdict(self, i: int, rec: dict) -> tuple[str, str | None]:
+                if "v" in rec and not rec.get("mem") and not rec.get("big") and "x" not in rec:
+                    try:
+                        captured[i] = ("ok", decode(rec["v"]))
+                    except DecodeError as exc:
+                        captured[i] = ("error", str(exc))
+                return original(self, i, rec)
+
+        result = self._run_plan(Capture, plan, Sample(problem.id, "__values__", code))
+        return [captured[i] if captured[i][0] == "ok" else (t.status, t.error) for i, t in enumerate(result.tests)]
+
     def calibrate(self, problem: Problem) -> Result | None:
         """Run the problem's reference and scale per-test time limits to its measured times.
 
@@ -327,15 +356,15 @@ class Verifier:
             if item is None:
                 worker.stop()
                 return
-            plan, sample, fut = item
+            plan, sample, fut, judge_cls = item
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
-                fut.set_result(self._run(worker, plan, sample))
+                fut.set_result(self._run(worker, plan, sample, judge_cls))
             except BaseException as exc:  # never leave a caller waiting
                 fut.set_exception(exc)
 
-    def _run(self, worker: Worker, plan: ProblemPlan, sample: Sample) -> Result:
+    def _run(self, worker: Worker, plan: ProblemPlan, sample: Sample, judge_cls: type = _Judge) -> Result:
         problem = plan.problem
         t0 = time.monotonic()
         code, rule = extract_code(sample.completion, problem.prompt, None if plan.mode == "stdio" else problem.entry_point)
@@ -361,7 +390,7 @@ class Verifier:
         judge = None
         error_note = None
         for _attempt in range(2):
-            judge = _Judge(plan)
+            judge = judge_cls(plan)
             on_line = judge.line if self.stop_on_first_failure else None
             try:
                 out = worker.run(job, backstop_s=budget + 10.0, on_line=on_line, on_event=judge.event if on_line else None)

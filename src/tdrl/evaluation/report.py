@@ -1,0 +1,145 @@
+"""``tdrl eval``: verify samples of one or more models, then pass@k, a JSON summary and plots.
+
+Each samples file is one *run* (a model or checkpoint), labelled by its file name. Results
+go to ``REPORT/results-<label>.jsonl`` (resumable, like ``tdrl verify``), the summary to
+``REPORT/summary.json``, and with matplotlib installed three plots: ``pass_at_k.png``
+(pass@k against k per run), ``pass_rate_hist.png`` (test pass rate of every sample) and
+``heatmap.png`` (share of passing samples per problem and run, side by side).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from tdrl.evaluation.passk import Scores, groups_from_meta
+from tdrl.execution.run import verify_files
+from tdrl.io import iter_jsonl, read_problems
+
+
+@dataclass
+class RunReport:
+    label: str
+    results_path: Path
+    scores: Scores
+    summary: dict
+
+
+def _label(path: Path, taken: set[str]) -> str:
+    name = path.name
+    for suffix in (".gz", ".jsonl", ".json"):
+        name = name.removesuffix(suffix)
+    label, i = name, 2
+    while label in taken:
+        label, i = f"{name}-{i}", i + 1
+    taken.add(label)
+    return label
+
+
+def evaluate(
+    problems_path: str | Path,
+    samples_paths: list[str | Path],
+    ks: list[int],
+    report_dir: str | Path,
+    plots: bool = True,
+    **verify_args,
+) -> list[RunReport]:
+    """Verify each samples file and score it; writes results, summary.json and plots to ``report_dir``."""
+    report = Path(report_dir)
+    report.mkdir(parents=True, exist_ok=True)
+    problems = read_problems(problems_path)
+    groups = groups_from_meta(problems)
+    runs: list[RunReport] = []
+    taken: set[str] = set()
+    for samples_path in samples_paths:
+        label = _label(Path(samples_path), taken)
+        results_path = report / f"results-{label}.jsonl"
+        verify_files(problems_path, samples_path, results_path, **verify_args)
+        scores = Scores.from_results(d for _, d in iter_jsonl(results_path))
+        runs.append(RunReport(label, results_path, scores, scores.summary(ks, groups)))
+    summary = {
+        "problems": len(problems),
+        "k": ks,
+        "runs": {r.label: r.summary for r in runs},
+        "per_problem": {r.label: {pid: [p.n, p.c] for pid, p in r.scores.problems.items()} for r in runs},
+    }
+    (report / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if plots:
+        plot_report(runs, [p.id for p in problems], report)
+    return runs
+
+
+def print_report(runs: list[RunReport], ks: list[int]) -> None:
+    """A terminal table: one row per run (and per group), pass@k columns."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="pass@k")
+    for col in ("run", "group", "problems", "samples", *(f"pass@{k}" for k in ks), "test pass rate"):
+        table.add_column(col)
+    for run in runs:
+        blocks = [("all", run.summary["overall"])] + sorted(run.summary.get("groups", {}).items())
+        for name, b in blocks:
+            cells = ["-" if b.get(f"pass@{k}") is None else f"{b[f'pass@{k}']:.4f}" for k in ks]
+            table.add_row(run.label, name, str(b["problems"]), str(b["samples"]), *cells, f"{b['mean_test_pass_rate']:.3f}")
+    Console().print(table)
+
+
+def plot_report(runs: list[RunReport], problem_ids: list[str], out: Path) -> list[Path]:
+    """Write the three PNG plots; returns their paths (empty without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plots (pip install 'tdrl[plot]')")
+        return []
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for run in runs:
+        max_n = min((p.n for p in run.scores.problems.values() if p.n), default=0)
+        ks = sorted({1, max_n, *(2**i for i in range(0, 12) if 2**i <= max_n)} - {0})
+        values = [run.scores.pass_at(k)[0] for k in ks]
+        ax.plot(ks, values, marker="o", label=run.label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("k (samples)")
+    ax.set_ylabel("pass@k")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("pass@k")
+    paths.append(out / "pass_at_k.png")
+    fig.tight_layout()
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for run in runs:
+        rates = [d["pass_rate"] for _, d in iter_jsonl(run.results_path) if d["status"] != "infra_error"]
+        ax.hist(rates, bins=20, range=(0, 1), alpha=0.5, label=run.label)
+    ax.set_xlabel("share of tests passed (per sample)")
+    ax.set_ylabel("samples")
+    ax.legend()
+    ax.set_title("test pass rate of samples")
+    paths.append(out / "pass_rate_hist.png")
+    fig.tight_layout()
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+
+    shown = problem_ids[:200]
+    grid = [[(lambda p: p.c / p.n if p and p.n else float("nan"))(run.scores.problems.get(pid)) for run in runs] for pid in shown]
+    fig, ax = plt.subplots(figsize=(2 + 1.2 * len(runs), 2 + 0.12 * len(shown)))
+    image = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks(range(len(runs)), [r.label for r in runs], rotation=30, ha="right")
+    ax.set_yticks(range(len(shown)), shown if len(shown) <= 60 else [""] * len(shown), fontsize=6)
+    ax.set_ylabel(f"problems ({len(shown)} of {len(problem_ids)})")
+    fig.colorbar(image, ax=ax, label="share of samples passing")
+    ax.set_title("per-problem pass rate")
+    paths.append(out / "heatmap.png")
+    fig.tight_layout()
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+    return paths
