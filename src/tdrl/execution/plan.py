@@ -45,6 +45,7 @@ class ProblemPlan:
     checks: list[Check]
     timeouts: list[float] = field(default_factory=list)
     key: int = field(default_factory=lambda: next(_keys))  # names the plan's compiled inputs in the zygote
+    max_sample: float | None = None  # overrides the verifier's whole-sample budget cap
 
     @functools.cached_property
     def job_tests_json(self) -> RawJSON:

@@ -276,11 +276,6 @@ class Verifier:
         self._queue.put((self.plan(problem), sample, fut, _Judge))
         return fut
 
-    def _run_plan(self, judge_cls: type, plan: ProblemPlan, sample: Sample) -> Result:
-        fut: Future = Future()
-        self._queue.put((plan, sample, fut, judge_cls))
-        return fut.result()
-
     def check(self, problem: Problem, sample: Sample | str) -> Result:
         """Verify one sample, blocking."""
         return self.submit(problem, sample).result()
@@ -307,17 +302,20 @@ class Verifier:
             pending.discard(f)
             yield f.result()
 
-    def run_values(self, problem: Problem, code: str) -> list[tuple[str, object]]:
-        """Run ``code`` on each call test's input and return ``(status, value)`` per test.
+    def submit_values(self, problem: Problem, code: str, timeout: float | None = None, max_sample: float | None = None) -> Future:
+        """Queue ``code`` on each call test's input; the future gives ``(status, value)`` per test.
 
         For computing expected outputs from a reference (EvalPlus-style ground truth, test
-        synthesis): the program runs in the same sandbox as any other, and what comes back
-        is decoded plain data. ``status`` is ``ok`` or the test's failure status.
+        synthesis) or comparing programs: the program runs in the same sandbox as any
+        other, and what comes back is decoded plain data. ``status`` is ``ok``, or the test's
+        failure status with the error as the second item. ``timeout`` (per test) and
+        ``max_sample`` override the verifier's time policy for this run.
         """
         plan = compile_problem(problem)
-        plan.timeouts = [self.time.timeout] * len(plan.checks)
+        plan.timeouts = [timeout or self.time.timeout] * len(plan.checks)
+        plan.max_sample = max_sample
         captured: list[tuple[str, object]] = [("not_run", None)] * len(plan.checks)
-        original = _Judge._verdict
+        verdict = _Judge._verdict
 
         class Capture(_Judge):
             def _verdict(self, i: int, rec: dict) -> tuple[str, str | None]:
@@ -326,10 +324,27 @@ class Verifier:
                         captured[i] = ("ok", decode(rec["v"]))
                     except DecodeError as exc:
                         captured[i] = ("error", str(exc))
-                return original(self, i, rec)
+                return verdict(self, i, rec)
 
-        result = self._run_plan(Capture, plan, Sample(problem.id, "__values__", code))
-        return [captured[i] if captured[i][0] == "ok" else (t.status, t.error) for i, t in enumerate(result.tests)]
+        inner: Future = Future()
+        outer: Future = Future()
+        self._queue.put((plan, Sample(problem.id, "__values__", code), inner, Capture))
+
+        def finish(f: Future) -> None:
+            if f.exception() is not None:
+                outer.set_exception(f.exception())
+            else:
+                tests = f.result().tests
+                outer.set_result([captured[i] if captured[i][0] == "ok" else (t.status, t.error) for i, t in enumerate(tests)])
+
+        inner.add_done_callback(finish)
+        return outer
+
+    def run_values(
+        self, problem: Problem, code: str, timeout: float | None = None, max_sample: float | None = None
+    ) -> list[tuple[str, object]]:
+        """Blocking form of :meth:`submit_values`."""
+        return self.submit_values(problem, code, timeout, max_sample).result()
 
     def calibrate(self, problem: Problem) -> Result | None:
         """Run the problem's reference and scale per-test time limits to its measured times.
@@ -368,7 +383,7 @@ class Verifier:
         problem = plan.problem
         t0 = time.monotonic()
         code, rule = extract_code(sample.completion, problem.prompt, None if plan.mode == "stdio" else problem.entry_point)
-        budget = min(self.time.max_sample, self.time.load_timeout + sum(plan.timeouts))
+        budget = min(plan.max_sample or self.time.max_sample, self.time.load_timeout + sum(plan.timeouts))
         job = {
             "stream": self.stop_on_first_failure,
             "key": plan.key,

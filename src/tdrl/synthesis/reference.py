@@ -1,0 +1,187 @@
+"""``--method reference``: tests from a reference solution, no LLM.
+
+For each problem with a ``reference``: collect seed inputs (its call tests, asserts of the
+form ``f(literals) == literal``, type hints), grow candidates by type-aware mutation, run
+the reference on them in the sandbox (it may be model-written), drop inputs on which it
+raises, times out or answers differently on a second run, and keep up to
+``tests_per_problem`` inputs: first those that catch the most mutants of the reference
+(greedy set cover), then inputs with outputs not yet covered, then a random sample of the rest.
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+from dataclasses import dataclass, field
+
+from tdrl.execution.asserts import CallPlan, Unsupported, compile_assert
+from tdrl.execution.values import encode
+from tdrl.records import Problem, Test
+from tdrl.synthesis.inputs import grow_inputs, seeds_from_hints
+from tdrl.synthesis.mutants import make_mutants
+
+
+@dataclass
+class SynthConfig:
+    tests_per_problem: int = 50
+    candidates: int = 0  # 0: 5 x tests_per_problem
+    min_tests: int = 5
+    mutants: int = 16
+    seed: int = 0
+    keep_seed_tests: bool = True
+    reference_timeout: float = 2.0  # per input, for the reference
+    mutant_timeout: float = 0.25  # per input, for mutants (many loop forever)
+    mutant_budget: float = 3.0  # whole run of one mutant over all candidates
+
+
+@dataclass
+class SynthOutcome:
+    """The synthesised problem, or None with ``reason`` when the problem was dropped."""
+
+    problem: Problem | None
+    reason: str | None = None
+    stats: dict = field(default_factory=dict)
+
+
+def _literal(value) -> str | None:
+    text = repr(value)
+    try:
+        return text if ast.literal_eval(text) == value or value != value else None
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        return None
+
+
+def seed_inputs(problem: Problem) -> list[list]:
+    """Argument lists from the problem's call tests, simple asserts and the reference's type hints."""
+    seeds: list[list] = []
+    for t in problem.tests:
+        if t.type == "call":
+            seeds.append(list(ast.literal_eval(t.input or "[]")))
+        elif t.type == "assert":
+            try:
+                plan = compile_assert(t.code or "")
+            except Unsupported:
+                continue
+            if isinstance(plan, CallPlan) and plan.fn == problem.entry_point:
+                seeds.append(list(ast.literal_eval(plan.args)))
+    if problem.reference and problem.entry_point:
+        seeds += seeds_from_hints(problem.reference, problem.entry_point)
+    return seeds
+
+
+def _signature(status_value: tuple[str, object]) -> str:
+    status, value = status_value
+    if status != "ok":
+        return f"!{status}"
+    try:
+        return repr(encode(value))
+    except TypeError:
+        return f"?{type(value).__name__}"
+
+
+def synthesize_reference(problem: Problem, verifier, cfg: SynthConfig) -> SynthOutcome:
+    """Synthesize call tests for one problem (see the module doc)."""
+    stats: dict = {"method": "reference"}
+    if not problem.reference:
+        return SynthOutcome(None, "no reference solution", stats)
+    if not problem.entry_point or (problem.tests and problem.tests[0].type == "stdio"):
+        return SynthOutcome(None, "stdin/stdout problems are not supported by --method reference yet", stats)
+    seeds = seed_inputs(problem)
+    if not seeds:
+        return SynthOutcome(
+            None, "no seed inputs (no call tests, no f(literals) == literal asserts, no usable type hints)", stats
+        )
+    rng = random.Random(f"{cfg.seed}:{problem.id}")
+    candidates = grow_inputs(seeds, cfg.candidates or 5 * cfg.tests_per_problem, rng)
+    texts = [t for t in (_literal(list(c)) for c in candidates) if t is not None]
+    probe = Problem(
+        problem.id, [Test("call", input=t, output="None") for t in texts], entry_point=problem.entry_point, prompt=problem.prompt
+    )
+    first = verifier.run_values(probe, problem.reference, timeout=cfg.reference_timeout, max_sample=30.0)
+    ok = [i for i, (s, _) in enumerate(first) if s == "ok"]
+    stats.update(seeds=len(seeds), candidates=len(texts), reference_failed=len(texts) - len(ok))
+    if ok:
+        again = verifier.run_values(
+            Problem(problem.id, [probe.tests[i] for i in ok], entry_point=problem.entry_point, prompt=problem.prompt),
+            problem.reference,
+            timeout=cfg.reference_timeout,
+            max_sample=30.0,
+        )
+        stable = [i for i, second in zip(ok, again) if _signature(first[i]) == _signature(second)]
+    else:
+        stable = []
+    stats["nondeterministic"] = len(ok) - len(stable)
+    kept = [(texts[i], first[i][1]) for i in stable]
+    kept = [(inp, out) for inp, out in kept if _literal(out) is not None]
+
+    chosen, mutant_stats = _select(problem, verifier, kept, cfg) if kept else ([], {})
+    stats.update(mutant_stats)
+    seed_tests = [t for t in problem.tests if t.type == "call"] if cfg.keep_seed_tests else []
+    seen = {t.input for t in seed_tests}
+    new = [Test("call", input=inp, output=repr(out)) for inp, out in chosen if inp not in seen]
+    tests = seed_tests + new[: max(0, cfg.tests_per_problem - len(seed_tests))] if cfg.keep_seed_tests else new
+    others = [t for t in problem.tests if t.type != "call"] if cfg.keep_seed_tests else []
+    stats["tests"] = len(tests) + len(others)
+    if len(tests) + len(others) < cfg.min_tests:
+        return SynthOutcome(None, f"only {len(tests) + len(others)} tests survived (min {cfg.min_tests})", stats)
+    meta = {**problem.meta, "synth": stats}
+    out = Problem(
+        problem.id, tests + others, prompt=problem.prompt, entry_point=problem.entry_point, reference=problem.reference, meta=meta
+    )
+    return SynthOutcome(out, None, stats)
+
+
+def _select(problem: Problem, verifier, kept: list[tuple[str, object]], cfg: SynthConfig) -> tuple[list, dict]:
+    """Greedy: inputs that catch the most mutants, then new output classes, then the rest."""
+    mutants = make_mutants(problem.reference or "", limit=cfg.mutants, seed=cfg.seed)
+    probe = Problem(
+        problem.id,
+        [Test("call", input=inp, output="None") for inp, _ in kept],
+        entry_point=problem.entry_point,
+        prompt=problem.prompt,
+    )
+    reference_sig = [_signature(("ok", out)) for _, out in kept]
+    kills: list[set[int]] = [set() for _ in kept]
+    futures = [(m, verifier.submit_values(probe, code, cfg.mutant_timeout, cfg.mutant_budget)) for m, code in enumerate(mutants)]
+    for m, fut in futures:
+        for i, got in enumerate(fut.result()):
+            if _signature(got) != reference_sig[i]:
+                kills[i].add(m)
+    killable = set().union(*kills) if kills else set()
+    original_inputs = {t.input for t in problem.tests if t.type == "call"}
+    for t in problem.tests:
+        if t.type == "assert":
+            try:
+                plan = compile_assert(t.code or "")
+            except Unsupported:
+                continue
+            if isinstance(plan, CallPlan):
+                original_inputs.add(_literal(list(ast.literal_eval(plan.args))))
+    killed_by_original = set().union(*(kills[i] for i, (inp, _) in enumerate(kept) if inp in original_inputs)) if kills else set()
+    chosen: list[int] = []
+    covered: set[int] = set()
+    while len(chosen) < cfg.tests_per_problem:
+        best = max((i for i in range(len(kept)) if i not in chosen), key=lambda i: len(kills[i] - covered), default=None)
+        if best is None or not kills[best] - covered:
+            break
+        chosen.append(best)
+        covered |= kills[best]
+    outputs_seen = {reference_sig[i] for i in chosen}
+    for i in range(len(kept)):
+        if len(chosen) >= cfg.tests_per_problem:
+            break
+        if i not in chosen and reference_sig[i] not in outputs_seen:
+            chosen.append(i)
+            outputs_seen.add(reference_sig[i])
+    rest = [i for i in range(len(kept)) if i not in chosen]
+    random.Random(f"{cfg.seed}:{problem.id}:fill").shuffle(rest)  # spread the rest over the pool, not its first corner
+    chosen += rest[: max(0, cfg.tests_per_problem - len(chosen))]
+    stats = {
+        "mutants": len(mutants),
+        "mutants_killable": len(killable),  # the others behave like the reference on every input tried
+        "mutants_killed": len(covered),
+        "mutation_score": round(len(covered) / len(killable), 4) if killable else None,
+        "mutation_score_original": round(len(killed_by_original) / len(killable), 4) if killable else None,
+        "distinct_outputs": len({reference_sig[i] for i in chosen}),
+    }
+    return [kept[i] for i in sorted(chosen)], stats

@@ -1,0 +1,107 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tdrl.records import Problem, Sample, Test
+from tdrl.synthesis.reference import SynthConfig, synthesize_reference
+
+TDRL = [sys.executable, "-m", "tdrl.cli"]
+REFERENCE = "def count_pos_even(xs: list[int]) -> int:\n    return sum(1 for x in xs if x > 0 and x % 2 == 0)\n"
+WRONG = [
+    "def count_pos_even(xs):\n    return sum(1 for x in xs if x >= 0 and x % 2 == 0)\n",  # counts zero
+    "def count_pos_even(xs):\n    return sum(1 for x in xs if x % 2 == 0)\n",  # counts negatives
+    "def count_pos_even(xs):\n    return sum(1 for x in xs[1:] if x > 0 and x % 2 == 0)\n",  # skips the first
+    "def count_pos_even(xs):\n    return len([x for x in xs if x > 0]) // 2\n",
+]
+
+
+def problem(**kw):
+    base = dict(
+        id="cpe", entry_point="count_pos_even", reference=REFERENCE, tests=[Test("call", input="[[1, 2, 3, 4]]", output="2")]
+    )
+    return Problem(**{**base, **kw})
+
+
+def test_synthesized_tests_are_right_and_catch_wrong_programs(verifier):
+    out = synthesize_reference(problem(), verifier, SynthConfig(tests_per_problem=20, mutants=12))
+    assert out.problem is not None, out.reason
+    tests = out.problem.tests
+    assert 10 <= len(tests) <= 20 and tests[0].input == "[[1, 2, 3, 4]]"
+    assert verifier.check(out.problem, Sample("cpe", "ref", REFERENCE)).status == "pass"
+    original = problem()
+    caught_original = sum(verifier.check(original, Sample("cpe", str(i), w)).status != "pass" for i, w in enumerate(WRONG))
+    caught_synth = sum(verifier.check(out.problem, Sample("cpe", str(i), w)).status != "pass" for i, w in enumerate(WRONG))
+    assert caught_synth == len(WRONG) > caught_original
+    stats = out.problem.meta["synth"]
+    assert stats["mutants_killable"] > 0 and stats["mutation_score"] == 1.0
+
+
+def test_reference_errors_and_nondeterminism_are_dropped(verifier):
+    flaky = "import random\ndef count_pos_even(xs: list[int]) -> int:\n    if len(xs) > 3:\n        return random.random()\n    if not xs:\n        raise ValueError\n    return len(xs)\n"
+    out = synthesize_reference(
+        problem(reference=flaky, tests=[Test("call", input="[[1, 2]]", output="2")]),
+        verifier,
+        SynthConfig(tests_per_problem=30, min_tests=1, mutants=4),
+    )
+    assert out.problem is not None
+    for t in out.problem.tests:
+        args = eval(t.input)  # test inputs we just wrote
+        assert 0 < len(args[0]) <= 3
+    assert out.stats["reference_failed"] > 0 and out.stats["nondeterministic"] > 0
+
+
+def test_drop_reasons(verifier):
+    assert synthesize_reference(problem(reference=None), verifier, SynthConfig()).reason == "no reference solution"
+    no_seeds = problem(
+        reference="def count_pos_even(xs):\n    return 0\n", tests=[Test("assert", code="assert count_pos_even([1]) < 5")]
+    )
+    assert "no seed inputs" in synthesize_reference(no_seeds, verifier, SynthConfig()).reason
+    few = synthesize_reference(problem(), verifier, SynthConfig(tests_per_problem=3, min_tests=5, mutants=2))
+    assert few.problem is None and "min 5" in few.reason
+
+
+def test_synth_cli_resumes_after_kill_9(tmp_path):
+    problems = tmp_path / "p.jsonl"
+    with problems.open("w") as f:
+        for i in range(30):
+            f.write(
+                json.dumps(
+                    {
+                        "id": f"p{i}",
+                        "entry_point": "f",
+                        "reference": f"def f(x: int, y: int) -> int:\n    return x * {i} + y\n",
+                        "tests": [{"type": "call", "input": "[1, 2]", "output": str(i + 2)}],
+                    }
+                )
+                + "\n"
+            )
+    out = tmp_path / "out.jsonl"
+    args = [
+        *TDRL,
+        "synth",
+        "--problems",
+        str(problems),
+        "--out",
+        str(out),
+        "--tests-per-problem",
+        "10",
+        "--mutants",
+        "4",
+        "--no-progress",
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 5):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 5 <= len(out.read_text().splitlines()) < 30
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    ids = [json.loads(x)["id"] for x in out.read_text().splitlines()]
+    assert sorted(ids) == sorted(f"p{i}" for i in range(30))
