@@ -137,7 +137,7 @@ def synth(
     method: str = typer.Option("reference", "--method", help="reference (llm and oracle: not yet)."),
     tests_per_problem: int = typer.Option(50, "--tests-per-problem", help="Most tests kept per problem."),
     min_tests: int = typer.Option(5, "--min-tests", help="Drop problems with fewer tests."),
-    candidates: int = typer.Option(0, "--candidates", help="Inputs generated per problem before selection (0: 5x tests)."),
+    candidates: int = typer.Option(0, "--candidates", help="Inputs generated per problem before selection (0: 3x tests)."),
     mutants: int = typer.Option(16, "--mutants", help="Mutants of the reference used to choose discriminating tests."),
     seed: int = typer.Option(0, "--seed", help="Random seed of input generation."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),

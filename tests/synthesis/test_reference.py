@@ -26,10 +26,11 @@ def problem(**kw):
 
 
 def test_synthesized_tests_are_right_and_catch_wrong_programs(verifier):
-    out = synthesize_reference(problem(), verifier, SynthConfig(tests_per_problem=20, mutants=12))
+    # the CLI's defaults (50 tests from 150 candidates)
+    out = synthesize_reference(problem(), verifier, SynthConfig(tests_per_problem=50))
     assert out.problem is not None, out.reason
     tests = out.problem.tests
-    assert 10 <= len(tests) <= 20 and tests[0].input == "[[1, 2, 3, 4]]"
+    assert 30 <= len(tests) <= 50 and tests[0].input == "[[1, 2, 3, 4]]"
     assert verifier.check(out.problem, Sample("cpe", "ref", REFERENCE)).status == "pass"
     original = problem()
     caught_original = sum(verifier.check(original, Sample("cpe", str(i), w)).status != "pass" for i, w in enumerate(WRONG))

@@ -24,14 +24,14 @@ from tdrl.synthesis.mutants import make_mutants
 @dataclass
 class SynthConfig:
     tests_per_problem: int = 50
-    candidates: int = 0  # 0: 5 x tests_per_problem
+    candidates: int = 0  # 0: 3 x tests_per_problem
     min_tests: int = 5
     mutants: int = 16
     seed: int = 0
     keep_seed_tests: bool = True
     reference_timeout: float = 2.0  # per input, for the reference
-    mutant_timeout: float = 0.25  # per input, for mutants (many loop forever)
-    mutant_budget: float = 3.0  # whole run of one mutant over all candidates
+    mutant_timeout: float = 0.05  # per input, for mutants (some loop forever)
+    mutant_budget: float = 1.0  # whole run of one mutant over all candidates
 
 
 @dataclass
@@ -92,7 +92,7 @@ def synthesize_reference(problem: Problem, verifier, cfg: SynthConfig) -> SynthO
             None, "no seed inputs (no call tests, no f(literals) == literal asserts, no usable type hints)", stats
         )
     rng = random.Random(f"{cfg.seed}:{problem.id}")
-    candidates = grow_inputs(seeds, cfg.candidates or 5 * cfg.tests_per_problem, rng)
+    candidates = grow_inputs(seeds, cfg.candidates or 3 * cfg.tests_per_problem, rng)
     texts = [t for t in (_literal(list(c)) for c in candidates) if t is not None]
     probe = Problem(
         problem.id, [Test("call", input=t, output="None") for t in texts], entry_point=problem.entry_point, prompt=problem.prompt
@@ -133,7 +133,7 @@ def synthesize_reference(problem: Problem, verifier, cfg: SynthConfig) -> SynthO
 
 def _select(problem: Problem, verifier, kept: list[tuple[str, object]], cfg: SynthConfig) -> tuple[list, dict]:
     """Greedy: inputs that catch the most mutants, then new output classes, then the rest."""
-    mutants = make_mutants(problem.reference or "", limit=cfg.mutants, seed=cfg.seed)
+    mutants = make_mutants(problem.reference or "", limit=cfg.mutants, seed=cfg.seed) if cfg.mutants > 0 else []
     probe = Problem(
         problem.id,
         [Test("call", input=inp, output="None") for inp, _ in kept],
@@ -145,7 +145,7 @@ def _select(problem: Problem, verifier, kept: list[tuple[str, object]], cfg: Syn
     futures = [(m, verifier.submit_values(probe, code, cfg.mutant_timeout, cfg.mutant_budget)) for m, code in enumerate(mutants)]
     for m, fut in futures:
         for i, got in enumerate(fut.result()):
-            if _signature(got) != reference_sig[i]:
+            if got[0] != "not_run" and _signature(got) != reference_sig[i]:  # not run: unknown, not a kill
                 kills[i].add(m)
     killable = set().union(*kills) if kills else set()
     original_inputs = {t.input for t in problem.tests if t.type == "call"}
