@@ -42,3 +42,25 @@ def tiny_model(tmp_path_factory):
     from tdrl.llm.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", chat=True)
+
+
+def kill_then_resume(args: list[str], out, min_lines: int, timeout: float = 120) -> int:
+    """Start a command, SIGKILL it once ``out`` has ``min_lines`` lines, rerun it to the end.
+
+    Returns how many lines there were at the kill; the caller checks the final file.
+    """
+    import os
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < min_lines):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(out.read_text().splitlines())
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return partial

@@ -1,12 +1,10 @@
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tdrl.demo import data_file
+from tests.conftest import kill_then_resume
 
 TDRL = [sys.executable, "-m", "tdrl.cli"]
 
@@ -74,16 +72,7 @@ def test_verify_resumes_after_kill_9_without_loss_or_duplicates(tmp_path):
         "--no-progress",
         "--no-calibrate",
     ]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 10):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    partial = len(out.read_text().splitlines())
-    assert 10 <= partial < 60
-    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    assert 10 <= kill_then_resume(args, out, 10) < 60
     ids = [json.loads(x)["sample_id"] for x in out.read_text().splitlines()]
     assert sorted(ids, key=int) == [str(i) for i in range(60)]
 

@@ -1,12 +1,9 @@
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 
 from tdrl.records import Problem, Sample, Test
 from tdrl.synthesis.reference import SynthConfig, synthesize_reference
+from tests.conftest import kill_then_resume
 
 TDRL = [sys.executable, "-m", "tdrl.cli"]
 REFERENCE = "def count_pos_even(xs: list[int]) -> int:\n    return sum(1 for x in xs if x > 0 and x % 2 == 0)\n"
@@ -95,14 +92,6 @@ def test_synth_cli_resumes_after_kill_9(tmp_path):
         "--workers",
         "2",
     ]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 5):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert 5 <= len(out.read_text().splitlines()) < 30
-    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    assert 5 <= kill_then_resume(args, out, 5) < 30
     ids = [json.loads(x)["id"] for x in out.read_text().splitlines()]
     assert sorted(ids) == sorted(f"p{i}" for i in range(30))
