@@ -132,9 +132,13 @@ def serve_model(
 
 @app.command()
 def synth(
-    problems: Path = typer.Option(..., "--problems", help="Problems JSONL (with `reference` and a few seed tests)."),
+    problems: Path = typer.Option(
+        ...,
+        "--problems",
+        help="reference: problems JSONL with `reference` and seed tests; llm: seeds JSONL (id, instruction, solution?).",
+    ),
     out: Path = typer.Option(..., "--out", help="Problems JSONL with synthesised tests; an existing file is resumed."),
-    method: str = typer.Option("reference", "--method", help="reference (llm and oracle: not yet)."),
+    method: str = typer.Option("reference", "--method", help="reference | llm | llm+reference (oracle: not yet)."),
     tests_per_problem: int = typer.Option(50, "--tests-per-problem", help="Most tests kept per problem."),
     min_tests: int = typer.Option(5, "--min-tests", help="Drop problems with fewer tests."),
     candidates: int = typer.Option(0, "--candidates", help="Inputs generated per problem before selection (0: 3x tests)."),
@@ -144,18 +148,38 @@ def synth(
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
     report: Path | None = typer.Option(None, "--report", help="Folder for quality.json and mutation_scores.png."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    model: str = typer.Option("embedded", "--model", help="llm: HF model id or path, 'embedded', or a served model name."),
+    backend: str = typer.Option("hf", "--backend", help="llm: hf | openai."),
+    base_url: str | None = typer.Option(None, "--base-url", help="llm: OpenAI-compatible server URL."),
+    llm_tests: int = typer.Option(20, "--llm-tests", help="llm: asserts to ask for per seed."),
+    retries: int = typer.Option(2, "--retries", help="llm: new attempts after an unusable answer."),
+    max_tokens: int = typer.Option(1024, "--max-tokens", help="llm: most tokens per answer."),
+    keep_unverified: bool = typer.Option(
+        False, "--keep-unverified", help="llm: keep seeds without a solution (tests unchecked)."
+    ),
 ) -> None:
-    """Synthesize tests for problems from their reference solutions, filtered and chosen by execution."""
+    """Synthesize tests: from reference solutions (reference), or problems plus asserts written by an LLM (llm)."""
     from tdrl.io import InputError
+    from tdrl.llm.embedded import cache_dir as default_cache
     from tdrl.synthesis.reference import SynthConfig
-    from tdrl.synthesis.run import synth_files
+    from tdrl.synthesis.run import LLMOptions, synth_files
 
     cfg = SynthConfig(tests_per_problem=tests_per_problem, candidates=candidates, min_tests=min_tests, mutants=mutants, seed=seed)
+    llm = LLMOptions(
+        model=model,
+        backend=backend,
+        base_url=base_url,
+        tests=llm_tests,
+        retries=retries,
+        max_tokens=max_tokens,
+        cache_dir=default_cache() / "llm",
+        keep_unverified=keep_unverified,
+    )
     try:
         summary = synth_files(
-            problems, out, cfg, method=method, workers=workers, sandbox=sandbox, report_dir=report, progress=progress
+            problems, out, cfg, method=method, workers=workers, sandbox=sandbox, report_dir=report, progress=progress, llm=llm
         )
-    except (InputError, ValueError) as exc:
+    except (InputError, ValueError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     rate = (summary.problems - summary.skipped) / summary.seconds if summary.seconds else 0.0

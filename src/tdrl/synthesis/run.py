@@ -30,6 +30,22 @@ class SynthSummary:
     seconds: float = 0.0
 
 
+@dataclass
+class LLMOptions:
+    """How ``--method llm`` reaches its model (see :mod:`tdrl.synthesis.llm`)."""
+
+    model: str = "embedded"
+    backend: str = "hf"
+    base_url: str | None = None
+    tests: int = 20
+    retries: int = 2
+    temperature: float = 0.7
+    max_tokens: int = 1024
+    concurrency: int = 8
+    cache_dir: str | Path | None = None
+    keep_unverified: bool = False  # keep seeds without a solution (their tests were never run)
+
+
 def synth_files(
     problems_path: str | Path,
     out_path: str | Path,
@@ -39,12 +55,15 @@ def synth_files(
     sandbox: str = "auto",
     report_dir: str | Path | None = None,
     progress: bool = True,
+    llm: LLMOptions | None = None,
 ) -> SynthSummary:
-    """Synthesize tests for every problem of ``problems_path`` (see the module doc)."""
+    """Synthesize tests for every problem (or, for the llm methods, every seed) of ``problems_path``."""
     import time
 
+    if method in ("llm", "llm+reference"):
+        return _synth_llm(problems_path, Path(out_path), cfg, method, llm or LLMOptions(), workers, sandbox, report_dir, progress)
     if method != "reference":
-        raise ValueError(f"unknown or not yet available method {method!r} (available: reference)")
+        raise ValueError(f"unknown or not yet available method {method!r} (available: reference, llm, llm+reference)")
     problems = read_problems(problems_path)
     out_path = Path(out_path)
     dropped_path = out_path.with_name(out_path.name + ".dropped.jsonl")
@@ -116,3 +135,93 @@ def quality_report(synth_path: Path, report_dir: Path) -> dict:
     except ImportError:
         pass
     return result
+
+
+def _synth_llm(
+    seeds_path, out_path: Path, cfg: SynthConfig, method: str, opts: LLMOptions, workers, sandbox, report_dir, progress
+) -> SynthSummary:
+    """AceCoder-style: ask the model for a problem and asserts per seed, parse, filter, write."""
+    import asyncio
+    import time
+
+    from tdrl.llm.hf import stable_seed
+    from tdrl.synthesis.llm import ParseError, build_prompt, filter_by_reference, problem_from_answer, read_seeds
+
+    seeds = read_seeds(seeds_path)
+    dropped_path = out_path.with_name(out_path.name + ".dropped.jsonl")
+    summary = SynthSummary(problems=len(seeds))
+    t0 = time.monotonic()
+
+    if opts.backend == "openai":
+        from tdrl.llm.openai_backend import OpenAIBackend
+
+        backend = OpenAIBackend(opts.model, base_url=opts.base_url, concurrency=opts.concurrency, cache_dir=opts.cache_dir)
+
+        def generate(messages, seed):
+            return asyncio.run(
+                backend.generate(messages=messages, n=1, max_tokens=opts.max_tokens, temperature=opts.temperature, seed=seed)
+            )[0]
+    elif opts.backend == "hf":
+        from tdrl.llm.embedded import resolve_model
+        from tdrl.llm.hf import HFModel
+
+        model = HFModel(resolve_model(opts.model))
+
+        def generate(messages, seed):
+            return model.generate(
+                model.chat_prompt(messages), n=1, max_new_tokens=opts.max_tokens, temperature=opts.temperature, seed=seed
+            )[0]
+    else:
+        raise ValueError(f"unknown backend {opts.backend!r} (hf, openai)")
+
+    with (
+        ResumableWriter(out_path, key=lambda d: d["id"]) as out,
+        ResumableWriter(dropped_path, key=lambda d: d["id"]) as dropped,
+        Verifier(workers=workers, sandbox=sandbox) as verifier,
+    ):
+        todo = [s for s in seeds if s.id not in out.done and s.id not in dropped.done]
+        summary.skipped = len(seeds) - len(todo)
+        with _progress(progress, len(todo), "synth", "seeds") as advance:
+            for seed in todo:
+                messages = build_prompt(seed, opts.tests)
+                problem, reasons, tokens = None, [], 0
+                for attempt in range(opts.retries + 1):
+                    gen = generate(messages, stable_seed(cfg.seed + attempt, seed.id))
+                    tokens += gen.completion_tokens
+                    try:
+                        problem = problem_from_answer(seed, gen.text)
+                        break
+                    except ParseError as exc:
+                        reasons.append(str(exc))
+                stats = {"method": method, "attempts": len(reasons) + (problem is not None), "completion_tokens": tokens}
+                reason = None
+                if problem is None:
+                    reason = f"model answer unusable after {len(reasons)} attempts: {reasons[-1]}"
+                else:
+                    problem, removed = filter_by_reference(problem, verifier)
+                    stats.update(
+                        problem.meta.get("synth", {}), method=method, failed_reference=removed, verified=bool(problem.reference)
+                    )
+                    if method == "llm+reference" and problem.reference and problem.tests:
+                        extra = synthesize_reference(problem, verifier, cfg)
+                        if extra.problem is not None:
+                            problem = extra.problem
+                            stats["reference_stats"] = extra.stats
+                    problem.meta = {**problem.meta, "synth": stats}
+                    if not problem.reference and not opts.keep_unverified:
+                        reason = "no solution to check the tests against (keep them with --keep-unverified)"
+                    elif len(problem.tests) < cfg.min_tests:
+                        reason = f"only {len(problem.tests)} tests survived (min {cfg.min_tests})"
+                if reason is None:
+                    out.write(problem)
+                    summary.kept += 1
+                    summary.tests += len(problem.tests)
+                else:
+                    dropped.write({"id": seed.id, "reason": reason, "stats": stats, "attempt_errors": reasons})
+                    key = reason.split(":")[0]
+                    summary.dropped[key] = summary.dropped.get(key, 0) + 1
+                advance()
+    summary.seconds = time.monotonic() - t0
+    if report_dir:
+        quality_report(out_path, Path(report_dir))
+    return summary
