@@ -157,6 +157,10 @@ def synth(
     keep_unverified: bool = typer.Option(
         False, "--keep-unverified", help="llm: keep seeds without a solution (tests unchecked)."
     ),
+    decontaminate: list[Path] = typer.Option(
+        [], "--decontaminate", help="Benchmark file whose prompts must not leak (repeatable)."
+    ),
+    ngram: int = typer.Option(13, "--ngram", help="Words in the n-grams compared for decontamination."),
 ) -> None:
     """Synthesize tests: from reference solutions (reference), or problems plus asserts written by an LLM (llm)."""
     from tdrl.io import InputError
@@ -177,7 +181,17 @@ def synth(
     )
     try:
         summary = synth_files(
-            problems, out, cfg, method=method, workers=workers, sandbox=sandbox, report_dir=report, progress=progress, llm=llm
+            problems,
+            out,
+            cfg,
+            method=method,
+            workers=workers,
+            sandbox=sandbox,
+            report_dir=report,
+            progress=progress,
+            llm=llm,
+            decontaminate=list(decontaminate),
+            ngram=ngram,
         )
     except (InputError, ValueError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)

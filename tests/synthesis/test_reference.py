@@ -1,4 +1,5 @@
 import json
+import subprocess
 import sys
 
 from tdrl.records import Problem, Sample, Test
@@ -95,3 +96,41 @@ def test_synth_cli_resumes_after_kill_9(tmp_path):
     assert 5 <= kill_then_resume(args, out, 5) < 30
     ids = [json.loads(x)["id"] for x in out.read_text().splitlines()]
     assert sorted(ids) == sorted(f"p{i}" for i in range(30))
+
+
+def test_decontamination_drops_problems_that_copy_benchmark_prompts(tmp_path):
+    from tdrl.synthesis.decontaminate import BenchmarkIndex
+
+    bench = tmp_path / "bench.jsonl"
+    leaked = "Given a list of integers, return the number of elements that are both positive and even, counting duplicates."
+    bench.write_text(json.dumps({"task_id": "B/1", "prompt": leaked}) + "\n")
+    assert BenchmarkIndex([bench]).overlap("Task: " + leaked) == ["bench.jsonl:B/1"]
+    assert BenchmarkIndex([bench]).overlap("Count the positive even numbers in a list.") == []
+    problems = tmp_path / "p.jsonl"
+    rows = [problem(id="leak", prompt=leaked).to_dict(), problem(id="clean", prompt="Count positive even numbers.").to_dict()]
+    problems.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.run(
+        [
+            *TDRL,
+            "synth",
+            "--problems",
+            str(problems),
+            "--out",
+            str(out),
+            "--decontaminate",
+            str(bench),
+            "--mutants",
+            "2",
+            "--tests-per-problem",
+            "10",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["clean"]
+    dropped = [json.loads(x) for x in (tmp_path / "out.jsonl.dropped.jsonl").read_text().splitlines()]
+    assert dropped[0]["id"] == "leak" and "overlaps benchmark prompts: bench.jsonl:B/1" in dropped[0]["reason"]

@@ -30,6 +30,10 @@ class SynthSummary:
     seconds: float = 0.0
 
 
+def _contaminated(problem, index) -> list[str]:
+    return index.overlap(problem.prompt or "") if index is not None else []
+
+
 @dataclass
 class LLMOptions:
     """How ``--method llm`` reaches its model (see :mod:`tdrl.synthesis.llm`)."""
@@ -56,12 +60,19 @@ def synth_files(
     report_dir: str | Path | None = None,
     progress: bool = True,
     llm: LLMOptions | None = None,
+    decontaminate: list[str | Path] | None = None,
+    ngram: int = 13,
 ) -> SynthSummary:
     """Synthesize tests for every problem (or, for the llm methods, every seed) of ``problems_path``."""
     import time
 
+    from tdrl.synthesis.decontaminate import BenchmarkIndex
+
+    index = BenchmarkIndex(decontaminate, ngram) if decontaminate else None
     if method in ("llm", "llm+reference"):
-        return _synth_llm(problems_path, Path(out_path), cfg, method, llm or LLMOptions(), workers, sandbox, report_dir, progress)
+        return _synth_llm(
+            problems_path, Path(out_path), cfg, method, llm or LLMOptions(), workers, sandbox, report_dir, progress, index
+        )
     if method != "reference":
         raise ValueError(f"unknown or not yet available method {method!r} (available: reference, llm, llm+reference)")
     problems = read_problems(problems_path)
@@ -78,6 +89,9 @@ def synth_files(
         ):
             with _progress(progress, len(todo), "synth", "problems") as advance:
                 for problem, outcome in zip(todo, pool.map(lambda p: synthesize_reference(p, verifier, cfg), todo)):
+                    overlap = _contaminated(problem, index)
+                    if overlap and outcome.problem is not None:
+                        outcome.problem, outcome.reason = None, f"overlaps benchmark prompts: {', '.join(overlap[:5])}"
                     if outcome.problem is not None:
                         out.write(outcome.problem)
                         summary.kept += 1
@@ -138,7 +152,16 @@ def quality_report(synth_path: Path, report_dir: Path) -> dict:
 
 
 def _synth_llm(
-    seeds_path, out_path: Path, cfg: SynthConfig, method: str, opts: LLMOptions, workers, sandbox, report_dir, progress
+    seeds_path,
+    out_path: Path,
+    cfg: SynthConfig,
+    method: str,
+    opts: LLMOptions,
+    workers,
+    sandbox,
+    report_dir,
+    progress,
+    index=None,
 ) -> SynthSummary:
     """AceCoder-style: ask the model for a problem and asserts per seed, parse, filter, write."""
     import asyncio
@@ -208,7 +231,10 @@ def _synth_llm(
                             problem = extra.problem
                             stats["reference_stats"] = extra.stats
                     problem.meta = {**problem.meta, "synth": stats}
-                    if not problem.reference and not opts.keep_unverified:
+                    overlap = _contaminated(problem, index)
+                    if overlap:
+                        reason = f"overlaps benchmark prompts: {', '.join(overlap[:5])}"
+                    elif not problem.reference and not opts.keep_unverified:
                         reason = "no solution to check the tests against (keep them with --keep-unverified)"
                     elif len(problem.tests) < cfg.min_tests:
                         reason = f"only {len(problem.tests)} tests survived (min {cfg.min_tests})"
