@@ -134,3 +134,18 @@ def test_decontamination_drops_problems_that_copy_benchmark_prompts(tmp_path):
     assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["clean"]
     dropped = [json.loads(x) for x in (tmp_path / "out.jsonl.dropped.jsonl").read_text().splitlines()]
     assert dropped[0]["id"] == "leak" and "overlaps benchmark prompts: bench.jsonl:B/1" in dropped[0]["reason"]
+
+
+def test_stdio_problems_get_stdin_tests_from_the_reference(verifier):
+    ref = "import sys\ndata = sys.stdin.read().split()\nn = int(data[0])\nxs = list(map(int, data[1:1 + n]))\nprint(max(xs) - min(xs))\n"
+    seed = Problem(
+        "spread", [Test("stdio", stdin="3\n1 5 2\n", stdout="4\n"), Test("stdio", stdin="1\n7\n", stdout="0\n")], reference=ref
+    )
+    out = synthesize_reference(seed, verifier, SynthConfig(tests_per_problem=20, mutants=10))
+    assert out.problem is not None, out.reason
+    assert all(t.type == "stdio" for t in out.problem.tests) and 10 <= len(out.problem.tests) <= 20
+    assert out.stats["reference_failed"] > 0  # mutated inputs the reference rejects are gone
+    assert verifier.check(out.problem, Sample("spread", "ref", ref)).status == "pass"
+    wrong = "import sys\ndata = sys.stdin.read().split()\nxs = list(map(int, data[1:]))\nprint(max(xs) - xs[0])\n"
+    assert verifier.check(seed, Sample("spread", "w", wrong)).status == "pass"  # the original tests miss it
+    assert verifier.check(out.problem, Sample("spread", "w", wrong)).status == "fail"

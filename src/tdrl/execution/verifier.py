@@ -319,7 +319,7 @@ class Verifier:
 
         class Capture(_Judge):
             def _verdict(self, i: int, rec: dict) -> tuple[str, str | None]:
-                if "v" in rec and not rec.get("mem") and not rec.get("big") and "x" not in rec:
+                if "v" in rec and not rec.get("mem") and not rec.get("big") and "x" not in rec and not rec.get("rc"):
                     try:
                         captured[i] = ("ok", decode(rec["v"]))
                     except DecodeError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import copy
 import random
+import re
 import string
 from typing import Any
 
@@ -203,5 +204,44 @@ def grow_inputs(seeds: list[list], count: int, rng: random.Random, max_size: int
         if key in seen or len(key) > max_size:
             continue
         seen.add(key)
+        pool.append(candidate)
+    return pool[:count]
+
+
+_TOKEN = re.compile(r"(\s+)")
+
+
+def mutate_stdin(text: str, rng: random.Random) -> str:
+    """One edit of a stdin text: a number or word token changed by type, the layout kept."""
+    parts = _TOKEN.split(text)
+    spots = [i for i, p in enumerate(parts) if p and not p.isspace()]
+    if not spots:
+        return text + str(rng.randint(0, 9))
+    i = rng.choice(spots)
+    tok = parts[i]
+    try:
+        parts[i] = str(mutate_value(int(tok), rng))
+    except ValueError:
+        try:
+            parts[i] = repr(mutate_value(float(tok), rng))
+        except ValueError:
+            parts[i] = "".join(c for c in _mutate_str(tok, rng) if not c.isspace()) or tok
+    return "".join(parts)
+
+
+def grow_stdin(seeds: list[str], count: int, rng: random.Random, max_size: int = 4000) -> list[str]:
+    """Seed stdin texts plus token-level mutants of them, deduplicated, up to ``count``."""
+    pool, seen = [], set()
+    for s in seeds:
+        if s not in seen:
+            seen.add(s)
+            pool.append(s)
+    attempts = 0
+    while pool and len(pool) < count and attempts < count * 20:
+        attempts += 1
+        candidate = mutate_stdin(rng.choice(pool), rng)
+        if candidate in seen or len(candidate) > max_size:
+            continue
+        seen.add(candidate)
         pool.append(candidate)
     return pool[:count]

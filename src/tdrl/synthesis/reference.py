@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from tdrl.execution.asserts import CallPlan, Unsupported, compile_assert
 from tdrl.execution.values import encode
 from tdrl.records import Problem, Test
-from tdrl.synthesis.inputs import grow_inputs, seeds_from_hints
+from tdrl.synthesis.inputs import grow_inputs, grow_stdin, seeds_from_hints
 from tdrl.synthesis.mutants import make_mutants
 
 
@@ -84,8 +84,10 @@ def synthesize_reference(problem: Problem, verifier, cfg: SynthConfig) -> SynthO
     stats: dict = {"method": "reference"}
     if not problem.reference:
         return SynthOutcome(None, "no reference solution", stats)
-    if not problem.entry_point or (problem.tests and problem.tests[0].type == "stdio"):
-        return SynthOutcome(None, "stdin/stdout problems are not supported by --method reference yet", stats)
+    if problem.tests and problem.tests[0].type == "stdio":
+        return _synthesize_stdio(problem, verifier, cfg, stats)
+    if not problem.entry_point:
+        return SynthOutcome(None, "no entry_point: function tests need one", stats)
     seeds = seed_inputs(problem)
     if not seeds:
         return SynthOutcome(
@@ -185,3 +187,75 @@ def _select(problem: Problem, verifier, kept: list[tuple[str, object]], cfg: Syn
         "distinct_outputs": len({reference_sig[i] for i in chosen}),
     }
     return [kept[i] for i in sorted(chosen)], stats
+
+
+def _stdout_key(status_value: tuple[str, object]) -> str:
+    status, value = status_value
+    return " ".join(value.split()) if status == "ok" and isinstance(value, str) else f"!{status}"
+
+
+def _synthesize_stdio(problem: Problem, verifier, cfg: SynthConfig, stats: dict) -> SynthOutcome:
+    """The stdin/stdout variant: seeds are the tests' stdin texts, mutated token by token."""
+    seeds = [t.stdin or "" for t in problem.tests]
+    rng = random.Random(f"{cfg.seed}:{problem.id}")
+    candidates = grow_stdin(seeds, cfg.candidates or 3 * cfg.tests_per_problem, rng)
+    probe = Problem(problem.id, [Test("stdio", stdin=c, stdout="") for c in candidates])
+    first = verifier.run_values(probe, problem.reference, timeout=cfg.reference_timeout, max_sample=30.0)
+    ok = [i for i, (s, _) in enumerate(first) if s == "ok"]
+    again = (
+        verifier.run_values(
+            Problem(problem.id, [probe.tests[i] for i in ok]), problem.reference, timeout=cfg.reference_timeout, max_sample=30.0
+        )
+        if ok
+        else []
+    )
+    stable = [i for i, second in zip(ok, again) if _stdout_key(first[i]) == _stdout_key(second)]
+    stats.update(
+        seeds=len(seeds),
+        candidates=len(candidates),
+        reference_failed=len(candidates) - len(ok),
+        nondeterministic=len(ok) - len(stable),
+    )
+    kept = [(candidates[i], first[i][1]) for i in stable]
+    ref_keys = [" ".join(str(out).split()) for _, out in kept]
+    mutants = make_mutants(problem.reference or "", limit=cfg.mutants, seed=cfg.seed) if cfg.mutants > 0 else []
+    kills: list[set[int]] = [set() for _ in kept]
+    kept_probe = Problem(problem.id, [Test("stdio", stdin=inp, stdout="") for inp, _ in kept])
+    futures = (
+        [(m, verifier.submit_values(kept_probe, code, cfg.mutant_timeout, cfg.mutant_budget)) for m, code in enumerate(mutants)]
+        if kept
+        else []
+    )
+    for m, fut in futures:
+        for i, got in enumerate(fut.result()):
+            if got[0] != "not_run" and _stdout_key(got) != ref_keys[i]:
+                kills[i].add(m)
+    killable = set().union(*kills) if kills else set()
+    chosen, covered = [], set()
+    while len(chosen) < cfg.tests_per_problem:
+        best = max((i for i in range(len(kept)) if i not in chosen), key=lambda i: len(kills[i] - covered), default=None)
+        if best is None or not kills[best] - covered:
+            break
+        chosen.append(best)
+        covered |= kills[best]
+    rest = [i for i in range(len(kept)) if i not in chosen]
+    rng.shuffle(rest)
+    chosen += rest[: max(0, cfg.tests_per_problem - len(chosen))]
+    stats.update(
+        mutants=len(mutants),
+        mutants_killable=len(killable),
+        mutants_killed=len(covered),
+        mutation_score=round(len(covered) / len(killable), 4) if killable else None,
+        distinct_outputs=len({ref_keys[i] for i in chosen}),
+    )
+    originals = list(problem.tests) if cfg.keep_seed_tests else []
+    seen = {t.stdin for t in originals}
+    tests = originals + [
+        Test("stdio", stdin=kept[i][0], stdout=str(kept[i][1])) for i in sorted(chosen) if kept[i][0] not in seen
+    ]
+    tests = tests[: max(cfg.tests_per_problem, len(originals))]
+    stats["tests"] = len(tests)
+    if len(tests) < cfg.min_tests:
+        return SynthOutcome(None, f"only {len(tests)} tests survived (min {cfg.min_tests})", stats)
+    out = Problem(problem.id, tests, prompt=problem.prompt, reference=problem.reference, meta={**problem.meta, "synth": stats})
+    return SynthOutcome(out, None, stats)
