@@ -133,6 +133,28 @@ def synthesize_reference(problem: Problem, verifier, cfg: SynthConfig) -> SynthO
     return SynthOutcome(out, None, stats)
 
 
+def _choose(kills: list[set[int]], keys: list[str], n: int, rng: random.Random) -> tuple[list[int], set[int]]:
+    """Greedy: inputs catching the most not-yet-caught mutants, then new outputs, then at random."""
+    chosen: list[int] = []
+    covered: set[int] = set()
+    while len(chosen) < n:
+        best = max((i for i in range(len(kills)) if i not in chosen), key=lambda i: len(kills[i] - covered), default=None)
+        if best is None or not kills[best] - covered:
+            break
+        chosen.append(best)
+        covered |= kills[best]
+    outputs_seen = {keys[i] for i in chosen}
+    for i in range(len(kills)):
+        if len(chosen) >= n:
+            break
+        if i not in chosen and keys[i] not in outputs_seen:
+            chosen.append(i)
+            outputs_seen.add(keys[i])
+    rest = [i for i in range(len(kills)) if i not in chosen]
+    rng.shuffle(rest)  # spread the rest over the pool, not its first corner
+    return chosen + rest[: max(0, n - len(chosen))], covered
+
+
 def _select(problem: Problem, verifier, kept: list[tuple[str, object]], cfg: SynthConfig) -> tuple[list, dict]:
     """Greedy: inputs that catch the most mutants, then new output classes, then the rest."""
     mutants = make_mutants(problem.reference or "", limit=cfg.mutants, seed=cfg.seed) if cfg.mutants > 0 else []
@@ -160,24 +182,7 @@ def _select(problem: Problem, verifier, kept: list[tuple[str, object]], cfg: Syn
             if isinstance(plan, CallPlan):
                 original_inputs.add(_literal(list(ast.literal_eval(plan.args))))
     killed_by_original = set().union(*(kills[i] for i, (inp, _) in enumerate(kept) if inp in original_inputs)) if kills else set()
-    chosen: list[int] = []
-    covered: set[int] = set()
-    while len(chosen) < cfg.tests_per_problem:
-        best = max((i for i in range(len(kept)) if i not in chosen), key=lambda i: len(kills[i] - covered), default=None)
-        if best is None or not kills[best] - covered:
-            break
-        chosen.append(best)
-        covered |= kills[best]
-    outputs_seen = {reference_sig[i] for i in chosen}
-    for i in range(len(kept)):
-        if len(chosen) >= cfg.tests_per_problem:
-            break
-        if i not in chosen and reference_sig[i] not in outputs_seen:
-            chosen.append(i)
-            outputs_seen.add(reference_sig[i])
-    rest = [i for i in range(len(kept)) if i not in chosen]
-    random.Random(f"{cfg.seed}:{problem.id}:fill").shuffle(rest)  # spread the rest over the pool, not its first corner
-    chosen += rest[: max(0, cfg.tests_per_problem - len(chosen))]
+    chosen, covered = _choose(kills, reference_sig, cfg.tests_per_problem, random.Random(f"{cfg.seed}:{problem.id}:fill"))
     stats = {
         "mutants": len(mutants),
         "mutants_killable": len(killable),  # the others behave like the reference on every input tried
@@ -231,16 +236,7 @@ def _synthesize_stdio(problem: Problem, verifier, cfg: SynthConfig, stats: dict)
             if got[0] != "not_run" and _stdout_key(got) != ref_keys[i]:
                 kills[i].add(m)
     killable = set().union(*kills) if kills else set()
-    chosen, covered = [], set()
-    while len(chosen) < cfg.tests_per_problem:
-        best = max((i for i in range(len(kept)) if i not in chosen), key=lambda i: len(kills[i] - covered), default=None)
-        if best is None or not kills[best] - covered:
-            break
-        chosen.append(best)
-        covered |= kills[best]
-    rest = [i for i in range(len(kept)) if i not in chosen]
-    rng.shuffle(rest)
-    chosen += rest[: max(0, cfg.tests_per_problem - len(chosen))]
+    chosen, covered = _choose(kills, ref_keys, cfg.tests_per_problem, rng)
     stats.update(
         mutants=len(mutants),
         mutants_killable=len(killable),
