@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import NoReturn
 
 import typer
+
+
+def _fail(message: str) -> NoReturn:
+    """Report a user error (bad input, bad option) and exit with status 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def _user_errors(*kinds: type[Exception]):
+    """Turn located input errors (and ``kinds``) into a one-line message and exit status 2."""
+    from tdrl.io import InputError
+
+    try:
+        yield
+    except (InputError, *kinds) as exc:
+        _fail(str(exc))
+
 
 app = typer.Typer(help="tdrl: test-driven reinforcement learning for code models.", no_args_is_help=True, add_completion=False)
 
@@ -30,10 +50,9 @@ def verify(
     """Run samples against their problems' tests in the sandbox and write one result per sample."""
     from tdrl.execution import Limits, TimePolicy
     from tdrl.execution.run import verify_files
-    from tdrl.io import InputError
 
     policy = TimePolicy(timeout=timeout, min_timeout=min_timeout, factor=timeout_factor, max_sample=max_sample_time)
-    try:
+    with _user_errors():
         summary = verify_files(
             problems,
             samples,
@@ -46,9 +65,6 @@ def verify(
             stop_on_first_failure=fail_fast,
             progress=progress,
         )
-    except InputError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     typer.echo(
         f"{summary.samples} verified, {summary.skipped} already done; statuses {dict(summary.statuses)}; "
         f"mean pass rate {summary.mean_pass_rate:.3f}; sandbox {summary.isolation}"
@@ -79,7 +95,6 @@ def sample(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Sample N completions per problem from a model and write them as verifier samples."""
-    from tdrl.io import InputError
     from tdrl.llm.embedded import cache_dir as default_cache
     from tdrl.sampling.sample import SampleParams, sample_files
 
@@ -92,7 +107,7 @@ def sample(
         prompt_format=prompt_format,
         stop=stop or None,
     )
-    try:
+    with _user_errors(FileNotFoundError, ValueError):
         summary = sample_files(
             problems,
             out,
@@ -105,9 +120,6 @@ def sample(
             cache_dir=cache_dir or default_cache() / "llm",
             progress=progress,
         )
-    except (InputError, FileNotFoundError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     typer.echo(
         f"{summary.samples} samples for {summary.problems - summary.skipped} problems ({summary.skipped} already done) in "
         f"{summary.seconds:.1f}s: {summary.samples_per_second:.2f} samples/s, {summary.completion_tokens} tokens; finish {dict(summary.finish)}"
@@ -163,7 +175,6 @@ def synth(
     ngram: int = typer.Option(13, "--ngram", help="Words in the n-grams compared for decontamination."),
 ) -> None:
     """Synthesize tests: from reference solutions (reference), or problems plus asserts written by an LLM (llm)."""
-    from tdrl.io import InputError
     from tdrl.llm.embedded import cache_dir as default_cache
     from tdrl.synthesis.reference import SynthConfig
     from tdrl.synthesis.run import LLMOptions, synth_files
@@ -179,7 +190,7 @@ def synth(
         cache_dir=default_cache() / "llm",
         keep_unverified=keep_unverified,
     )
-    try:
+    with _user_errors(ValueError, FileNotFoundError):
         summary = synth_files(
             problems,
             out,
@@ -193,9 +204,6 @@ def synth(
             decontaminate=list(decontaminate),
             ngram=ngram,
         )
-    except (InputError, ValueError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     rate = (summary.problems - summary.skipped) / summary.seconds if summary.seconds else 0.0
     typer.echo(
         f"{summary.kept} problems kept with {summary.tests} tests, {sum(summary.dropped.values())} dropped {summary.dropped}, "
@@ -212,16 +220,12 @@ def convert(
 ) -> None:
     """Turn a benchmark file into tdrl problems (EvalPlus outputs come from its reference, run in the sandbox)."""
     from tdrl.evaluation.benchmarks import LOADERS
-    from tdrl.io import InputError, write_jsonl
+    from tdrl.io import write_jsonl
 
     if fmt not in LOADERS:
-        typer.echo(f"error: unknown format {fmt!r} (one of {', '.join(LOADERS)})", err=True)
-        raise typer.Exit(2)
-    try:
+        _fail(f"unknown format {fmt!r} (one of {', '.join(LOADERS)})")
+    with _user_errors():
         problems = LOADERS[fmt](source, split=split) if fmt == "evalplus" else LOADERS[fmt](source)
-    except InputError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     n = write_jsonl(out, problems)
     typer.echo(f"{n} problems, {sum(len(p.tests) for p in problems)} tests -> {out}")
 
@@ -241,14 +245,12 @@ def eval_(
     """Verify samples and report pass rates and unbiased pass@k, overall and per tag/difficulty."""
     from tdrl.evaluation.report import evaluate, print_report
     from tdrl.execution import TimePolicy
-    from tdrl.io import InputError
 
     try:
         ks = sorted({int(x) for x in k.split(",") if x.strip()})
     except ValueError:
-        typer.echo(f"error: --k must be comma-separated integers, got {k!r}", err=True)
-        raise typer.Exit(2) from None
-    try:
+        _fail(f"--k must be comma-separated integers, got {k!r}")
+    with _user_errors():
         runs = evaluate(
             problems,
             list(samples),
@@ -260,9 +262,6 @@ def eval_(
             sandbox=sandbox,
             progress=progress,
         )
-    except InputError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     print_report(runs, ks)
     typer.echo(f"report: {report}")
 

@@ -214,10 +214,6 @@ class Result:
     def passed(self) -> int:
         return sum(t.status == "pass" for t in self.tests)
 
-    @property
-    def is_infra_error(self) -> bool:
-        return self.status == "infra_error"
-
     def to_dict(self) -> dict:
         d = asdict(self)
         d["tests"] = [t.to_dict() for t in self.tests]
@@ -228,17 +224,3 @@ class Result:
         if d["error"] is None:
             del d["error"]
         return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Result:
-        tests = [TestResult(t["status"], t.get("time_ms", 0.0), t.get("error")) for t in d["tests"]]
-        names = ("code", "extraction", "error", "stdout", "stderr", "sandbox")
-        return cls(
-            d["problem_id"],
-            d["sample_id"],
-            d["status"],
-            d["pass_rate"],
-            tests,
-            d.get("time_ms", 0.0),
-            **{k: d[k] for k in names if k in d},
-        )

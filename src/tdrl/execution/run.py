@@ -65,7 +65,7 @@ def verify_files(
             if calibrate:
                 for pid in sorted({s.problem_id for s in todo}):
                     verifier.calibrate(problems[pid])
-            with _progress(progress, len(todo)) as advance:
+            with ProgressBar(progress, len(todo)) as advance:
                 for result in verifier.map(problems, todo):
                     writer.write(result)
                     summary.add(result)
@@ -74,7 +74,7 @@ def verify_files(
     return summary
 
 
-class _progress:
+class ProgressBar:
     """A rich progress bar with rate and ETA, or nothing."""
 
     def __init__(self, enabled: bool, total: int, label: str = "verify", unit: str = "samples"):

@@ -106,7 +106,7 @@ def _write(writer, summary, problem, gens, model, backend, params, fmt) -> None:
 
 
 def _sample_hf(problems, writer, model_name, params, batch_size, summary, progress) -> None:
-    from tdrl.execution.run import _progress
+    from tdrl.execution.run import ProgressBar
     from tdrl.llm.embedded import resolve_model
     from tdrl.llm.hf import HFModel
 
@@ -114,7 +114,7 @@ def _sample_hf(problems, writer, model_name, params, batch_size, summary, progre
     fmt = params.prompt_format
     if fmt == "auto":
         fmt = "instruct" if model.has_chat_template else "completion"
-    with _progress(progress, len(problems), "sample", "problems") as advance:
+    with ProgressBar(progress, len(problems), "sample", "problems") as advance:
         for problem in problems:
             messages, prompt, stop = build_prompt(problem, fmt)
             text = model.chat_prompt(messages) if messages is not None else prompt
@@ -133,7 +133,7 @@ def _sample_hf(problems, writer, model_name, params, batch_size, summary, progre
 
 
 async def _sample_openai(problems, writer, model_name, params, base_url, concurrency, cache_dir, summary, progress) -> None:
-    from tdrl.execution.run import _progress
+    from tdrl.execution.run import ProgressBar
     from tdrl.llm.openai_backend import OpenAIBackend
 
     backend = OpenAIBackend(model_name, base_url=base_url, concurrency=concurrency, cache_dir=cache_dir)
@@ -153,7 +153,7 @@ async def _sample_openai(problems, writer, model_name, params, base_url, concurr
         )
         return problem, gens
 
-    with _progress(progress, len(problems), "sample", "problems") as advance:
+    with ProgressBar(progress, len(problems), "sample", "problems") as advance:
         for fut in asyncio.as_completed([one(p) for p in problems]):
             problem, gens = await fut
             _write(writer, summary, problem, gens, model_name, "openai", params, fmt)

@@ -187,25 +187,29 @@ def seeds_from_hints(code: str, entry_point: str) -> list[list]:
     return [[v[i % len(v)] for v in per_arg] for i in range(width)]
 
 
-def grow_inputs(seeds: list[list], count: int, rng: random.Random, max_size: int = 2000) -> list[list]:
-    """Seeds plus mutants of them, deduplicated, up to ``count`` inputs of bounded size."""
-    pool: list[list] = []
+def _grow(seeds: list, count: int, rng: random.Random, mutate, key, max_size: int) -> list:
+    """Seeds plus mutants of pool members, deduplicated by ``key``, up to ``count`` items."""
+    pool: list = []
     seen: set[str] = set()
     for s in seeds:
-        key = repr(s)
-        if key not in seen:
-            seen.add(key)
+        if key(s) not in seen:
+            seen.add(key(s))
             pool.append(s)
     attempts = 0
     while pool and len(pool) < count and attempts < count * 20:
         attempts += 1
-        candidate = mutate_args(rng.choice(pool), rng)
-        key = repr(candidate)
-        if key in seen or len(key) > max_size:
+        candidate = mutate(rng.choice(pool), rng)
+        k = key(candidate)
+        if k in seen or len(k) > max_size:
             continue
-        seen.add(key)
+        seen.add(k)
         pool.append(candidate)
     return pool[:count]
+
+
+def grow_inputs(seeds: list[list], count: int, rng: random.Random, max_size: int = 2000) -> list[list]:
+    """Seeds plus mutants of them, deduplicated, up to ``count`` inputs of bounded size."""
+    return _grow(seeds, count, rng, mutate_args, repr, max_size)
 
 
 _TOKEN = re.compile(r"(\s+)")
@@ -231,17 +235,4 @@ def mutate_stdin(text: str, rng: random.Random) -> str:
 
 def grow_stdin(seeds: list[str], count: int, rng: random.Random, max_size: int = 4000) -> list[str]:
     """Seed stdin texts plus token-level mutants of them, deduplicated, up to ``count``."""
-    pool, seen = [], set()
-    for s in seeds:
-        if s not in seen:
-            seen.add(s)
-            pool.append(s)
-    attempts = 0
-    while pool and len(pool) < count and attempts < count * 20:
-        attempts += 1
-        candidate = mutate_stdin(rng.choice(pool), rng)
-        if candidate in seen or len(candidate) > max_size:
-            continue
-        seen.add(candidate)
-        pool.append(candidate)
-    return pool[:count]
+    return _grow(seeds, count, rng, mutate_stdin, str, max_size)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tdrl.execution import Verifier
-from tdrl.execution.run import _progress
+from tdrl.execution.run import ProgressBar
 from tdrl.io import ResumableWriter, iter_jsonl, read_problems
 from tdrl.synthesis.reference import SynthConfig, synthesize_reference
 
@@ -87,7 +87,7 @@ def synth_files(
             Verifier(workers=workers, sandbox=sandbox) as verifier,
             ThreadPoolExecutor(max_workers=2 * verifier.n_workers) as pool,
         ):
-            with _progress(progress, len(todo), "synth", "problems") as advance:
+            with ProgressBar(progress, len(todo), "synth", "problems") as advance:
                 for problem, outcome in zip(todo, pool.map(lambda p: synthesize_reference(p, verifier, cfg), todo)):
                     overlap = _contaminated(problem, index)
                     if overlap and outcome.problem is not None:
@@ -204,7 +204,7 @@ def _synth_llm(
     ):
         todo = [s for s in seeds if s.id not in out.done and s.id not in dropped.done]
         summary.skipped = len(seeds) - len(todo)
-        with _progress(progress, len(todo), "synth", "seeds") as advance:
+        with ProgressBar(progress, len(todo), "synth", "seeds") as advance:
             for seed in todo:
                 messages = build_prompt(seed, opts.tests)
                 problem, reasons, tokens = None, [], 0
