@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from tdrl import io
 from tdrl.evaluation.benchmarks import load_evalplus, load_mbpp, load_stdio
 from tdrl.io import InputError
 
@@ -11,7 +12,7 @@ TDRL = [sys.executable, "-m", "tdrl.cli"]
 
 
 def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    io.write_jsonl(path, rows)
     return path
 
 
