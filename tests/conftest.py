@@ -64,3 +64,46 @@ def kill_then_resume(args: list[str], out, min_lines: int, timeout: float = 120)
     done = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return partial
+
+
+class ScriptedModel:
+    """Stands in for a strong (paid or GPU-sized) model behind the real OpenAI-protocol server.
+
+    Answers with the first canned reply whose key occurs in the prompt, so tests can drive
+    the whole client, server and synthesis path with answers a good model would give.
+    """
+
+    name = "scripted"
+
+    def __init__(self, replies: list[tuple[str, str]], default: str = "I cannot help with that."):
+        self.replies, self.default = replies, default
+
+    def chat_prompt(self, messages: list[dict]) -> str:
+        return "\n".join(m["content"] for m in messages)
+
+    def generate(self, prompt: str, n: int = 1, **_):
+        from tdrl.llm.hf import Generation
+
+        text = next((reply for key, reply in self.replies if key in prompt), self.default)
+        return [Generation(text, len(prompt.split()), len(text.split()), "stop") for _ in range(n)]
+
+
+@pytest.fixture
+def serve():
+    """``serve(model) -> base_url``: a real HTTP server on 127.0.0.1, shut down after the test."""
+    import threading
+
+    from tdrl.llm.server import make_server
+
+    servers = []
+
+    def start(model) -> str:
+        server = make_server(model, port=0, served_name=model.name if isinstance(model, ScriptedModel) else "tiny")
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -147,10 +147,10 @@ def synth(
     problems: Path = typer.Option(
         ...,
         "--problems",
-        help="reference: problems JSONL with `reference` and seed tests; llm: seeds JSONL (id, instruction, solution?).",
+        help="reference: problems JSONL with `reference` and seed tests; llm, oracle: seeds JSONL (id, instruction, solution?, entry_point?).",
     ),
     out: Path = typer.Option(..., "--out", help="Problems JSONL with synthesised tests; an existing file is resumed."),
-    method: str = typer.Option("reference", "--method", help="reference | llm | llm+reference (oracle: not yet)."),
+    method: str = typer.Option("reference", "--method", help="reference | llm | llm+reference | oracle."),
     tests_per_problem: int = typer.Option(50, "--tests-per-problem", help="Most tests kept per problem."),
     min_tests: int = typer.Option(5, "--min-tests", help="Drop problems with fewer tests."),
     candidates: int = typer.Option(0, "--candidates", help="Inputs generated per problem before selection (0: 3x tests)."),
@@ -163,18 +163,25 @@ def synth(
     model: str = typer.Option("embedded", "--model", help="llm: HF model id or path, 'embedded', or a served model name."),
     backend: str = typer.Option("hf", "--backend", help="llm: hf | openai."),
     base_url: str | None = typer.Option(None, "--base-url", help="llm: OpenAI-compatible server URL."),
+    concurrency: int = typer.Option(8, "--concurrency", help="llm, oracle with --backend openai: requests in flight."),
     llm_tests: int = typer.Option(20, "--llm-tests", help="llm: asserts to ask for per seed."),
     retries: int = typer.Option(2, "--retries", help="llm: new attempts after an unusable answer."),
     max_tokens: int = typer.Option(1024, "--max-tokens", help="llm: most tokens per answer."),
     keep_unverified: bool = typer.Option(
         False, "--keep-unverified", help="llm: keep seeds without a solution (tests unchecked)."
     ),
+    solutions: Path | None = typer.Option(
+        None, "--solutions", help="llm, oracle: a strong model's samples (JSONL); the best one filters seeds without a solution."
+    ),
+    max_disagreement: float = typer.Option(
+        0.0, "--max-disagreement", help="oracle: drop a seed when brute force and solution disagree on a larger share of inputs."
+    ),
     decontaminate: list[Path] = typer.Option(
         [], "--decontaminate", help="Benchmark file whose prompts must not leak (repeatable)."
     ),
     ngram: int = typer.Option(13, "--ngram", help="Words in the n-grams compared for decontamination."),
 ) -> None:
-    """Synthesize tests: from reference solutions (reference), or problems plus asserts written by an LLM (llm)."""
+    """Synthesize tests: from reference solutions (reference), asserts written by an LLM (llm), or an LLM's brute force (oracle)."""
     from tdrl.llm.embedded import cache_dir as default_cache
     from tdrl.synthesis.reference import SynthConfig
     from tdrl.synthesis.run import LLMOptions, synth_files
@@ -184,11 +191,14 @@ def synth(
         model=model,
         backend=backend,
         base_url=base_url,
+        concurrency=concurrency,
         tests=llm_tests,
         retries=retries,
         max_tokens=max_tokens,
         cache_dir=default_cache() / "llm",
         keep_unverified=keep_unverified,
+        solutions=solutions,
+        max_disagreement=max_disagreement,
     )
     with _user_errors(ValueError, FileNotFoundError):
         summary = synth_files(

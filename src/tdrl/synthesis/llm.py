@@ -34,10 +34,11 @@ class Seed:
     id: str
     instruction: str
     solution: str | None = None
+    entry_point: str | None = None
 
 
 def read_seeds(path) -> list[Seed]:
-    """Seeds JSONL: ``id``, ``instruction`` (or ``prompt``), optional ``solution`` (or ``reference``)."""
+    """Seeds JSONL: ``id``, ``instruction`` (or ``prompt``), optional ``solution`` (or ``reference``), ``entry_point``."""
     seeds = []
     for lineno, d in iter_jsonl(path):
         if not isinstance(d, dict):
@@ -51,7 +52,10 @@ def read_seeds(path) -> list[Seed]:
         solution = d.get("solution") if d.get("solution") is not None else d.get("reference")
         if solution is not None and not isinstance(solution, str):
             raise InputError(path, lineno, "solution", "expected a string")
-        seeds.append(Seed(sid, text, solution))
+        entry = d.get("entry_point")
+        if entry is not None and not (isinstance(entry, str) and entry.isidentifier()):
+            raise InputError(path, lineno, "entry_point", "expected a function name")
+        seeds.append(Seed(sid, text, solution, entry))
     return seeds
 
 
@@ -181,3 +185,22 @@ def filter_by_reference(problem: Problem, verifier) -> tuple[Problem, int]:
     return Problem(
         problem.id, kept, prompt=problem.prompt, entry_point=problem.entry_point, reference=problem.reference, meta=problem.meta
     ), len(problem.tests) - len(kept)
+
+
+def filter_by_samples(problem: Problem, solutions: list[str], verifier) -> tuple[Problem, dict]:
+    """Without a trusted reference: the strong model's sample that passes most tests becomes it.
+
+    Every sample runs in the sandbox; the best one (most tests passed, the first on a tie)
+    is kept as ``reference`` and only the tests it passes stay. Returns the problem and the
+    pass count of each sample, so a report can show how much the samples agreed.
+    """
+    if not solutions:
+        return problem, {"solutions": 0}
+    results = [verifier.check(problem, code) for code in solutions]
+    passed = [sum(t.status == "pass" for t in r.tests) for r in results]
+    best = max(range(len(solutions)), key=lambda i: passed[i])
+    kept = [t for t, r in zip(problem.tests, results[best].tests) if r.status == "pass"]
+    info = {"solutions": len(solutions), "solution_passes": passed, "reference_from": "samples"}
+    return Problem(
+        problem.id, kept, prompt=problem.prompt, entry_point=problem.entry_point, reference=solutions[best], meta=problem.meta
+    ), info

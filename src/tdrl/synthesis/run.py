@@ -48,6 +48,8 @@ class LLMOptions:
     concurrency: int = 8
     cache_dir: str | Path | None = None
     keep_unverified: bool = False  # keep seeds without a solution (their tests were never run)
+    solutions: str | Path | None = None  # samples JSONL from a strong model, trusted when a seed has no solution
+    max_disagreement: float = 0.0  # oracle: largest share of inputs where brute force and solution may differ
 
 
 def synth_files(
@@ -69,12 +71,12 @@ def synth_files(
     from tdrl.synthesis.decontaminate import BenchmarkIndex
 
     index = BenchmarkIndex(decontaminate, ngram) if decontaminate else None
-    if method in ("llm", "llm+reference"):
+    if method in ("llm", "llm+reference", "oracle"):
         return _synth_llm(
             problems_path, Path(out_path), cfg, method, llm or LLMOptions(), workers, sandbox, report_dir, progress, index
         )
     if method != "reference":
-        raise ValueError(f"unknown or not yet available method {method!r} (available: reference, llm, llm+reference)")
+        raise ValueError(f"unknown method {method!r} (reference, llm, llm+reference, oracle)")
     problems = read_problems(problems_path)
     out_path = Path(out_path)
     dropped_path = out_path.with_name(out_path.name + ".dropped.jsonl")
@@ -163,91 +165,135 @@ def _synth_llm(
     progress,
     index=None,
 ) -> SynthSummary:
-    """AceCoder-style: ask the model for a problem and asserts per seed, parse, filter, write."""
-    import asyncio
+    """The LLM methods: one question per seed, answers parsed, run in the sandbox, filtered, written.
+
+    Seeds are handled on a thread pool as wide as the backend's useful concurrency, so
+    with an OpenAI-compatible server up to ``opts.concurrency`` requests are in flight
+    while earlier answers run in the sandbox. Output is written as each seed finishes.
+    """
     import time
 
-    from tdrl.llm.hf import stable_seed
-    from tdrl.synthesis.llm import ParseError, build_prompt, filter_by_reference, problem_from_answer, read_seeds
+    from tdrl.llm.chat import Chat
+    from tdrl.synthesis.llm import read_seeds
 
     seeds = read_seeds(seeds_path)
+    solutions = _read_solutions(opts.solutions, {s.id for s in seeds}) if opts.solutions else {}
     dropped_path = out_path.with_name(out_path.name + ".dropped.jsonl")
     summary = SynthSummary(problems=len(seeds))
     t0 = time.monotonic()
-
-    if opts.backend == "openai":
-        from tdrl.llm.openai_backend import OpenAIBackend
-
-        backend = OpenAIBackend(opts.model, base_url=opts.base_url, concurrency=opts.concurrency, cache_dir=opts.cache_dir)
-
-        def generate(messages, seed):
-            return asyncio.run(
-                backend.generate(messages=messages, n=1, max_tokens=opts.max_tokens, temperature=opts.temperature, seed=seed)
-            )[0]
-    elif opts.backend == "hf":
-        from tdrl.llm.embedded import resolve_model
-        from tdrl.llm.hf import HFModel
-
-        model = HFModel(resolve_model(opts.model))
-
-        def generate(messages, seed):
-            return model.generate(
-                model.chat_prompt(messages), n=1, max_new_tokens=opts.max_tokens, temperature=opts.temperature, seed=seed
-            )[0]
-    else:
-        raise ValueError(f"unknown backend {opts.backend!r} (hf, openai)")
-
     with (
         ResumableWriter(out_path, key=lambda d: d["id"]) as out,
         ResumableWriter(dropped_path, key=lambda d: d["id"]) as dropped,
-        Verifier(workers=workers, sandbox=sandbox) as verifier,
     ):
         todo = [s for s in seeds if s.id not in out.done and s.id not in dropped.done]
         summary.skipped = len(seeds) - len(todo)
-        with ProgressBar(progress, len(todo), "synth", "seeds") as advance:
-            for seed in todo:
-                messages = build_prompt(seed, opts.tests)
-                problem, reasons, tokens = None, [], 0
-                for attempt in range(opts.retries + 1):
-                    gen = generate(messages, stable_seed(cfg.seed + attempt, seed.id))
-                    tokens += gen.completion_tokens
-                    try:
-                        problem = problem_from_answer(seed, gen.text)
-                        break
-                    except ParseError as exc:
-                        reasons.append(str(exc))
-                stats = {"method": method, "attempts": len(reasons) + (problem is not None), "completion_tokens": tokens}
-                reason = None
-                if problem is None:
-                    reason = f"model answer unusable after {len(reasons)} attempts: {reasons[-1]}"
-                else:
-                    problem, removed = filter_by_reference(problem, verifier)
-                    stats.update(
-                        problem.meta.get("synth", {}), method=method, failed_reference=removed, verified=bool(problem.reference)
-                    )
-                    if method == "llm+reference" and problem.reference and problem.tests:
-                        extra = synthesize_reference(problem, verifier, cfg)
-                        if extra.problem is not None:
-                            problem = extra.problem
-                            stats["reference_stats"] = extra.stats
-                    problem.meta = {**problem.meta, "synth": stats}
-                    overlap = _contaminated(problem, index)
-                    if overlap:
-                        reason = f"overlaps benchmark prompts: {', '.join(overlap[:5])}"
-                    elif not problem.reference and not opts.keep_unverified:
-                        reason = "no solution to check the tests against (keep them with --keep-unverified)"
-                    elif len(problem.tests) < cfg.min_tests:
-                        reason = f"only {len(problem.tests)} tests survived (min {cfg.min_tests})"
-                if reason is None:
-                    out.write(problem)
-                    summary.kept += 1
-                    summary.tests += len(problem.tests)
-                else:
-                    dropped.write({"id": seed.id, "reason": reason, "stats": stats, "attempt_errors": reasons})
-                    key = reason.split(":")[0]
-                    summary.dropped[key] = summary.dropped.get(key, 0) + 1
-                advance()
+        if todo:
+            with (
+                Chat(
+                    opts.model, opts.backend, opts.base_url, opts.concurrency, opts.cache_dir, opts.max_tokens, opts.temperature
+                ) as chat,
+                Verifier(workers=workers, sandbox=sandbox) as verifier,
+                ThreadPoolExecutor(max_workers=max(chat.parallel, 1)) as pool,
+                ProgressBar(progress, len(todo), "synth", "seeds") as advance,
+            ):
+                one = _oracle_seed if method == "oracle" else _llm_seed
+                jobs = pool.map(lambda seed: one(seed, chat, verifier, cfg, method, opts, solutions.get(seed.id, [])), todo)
+                for seed, (problem, reason, stats, errors) in zip(todo, jobs):
+                    if problem is not None and _contaminated(problem, index):
+                        reason = f"overlaps benchmark prompts: {', '.join(_contaminated(problem, index)[:5])}"
+                    if reason is None:
+                        out.write(problem)
+                        summary.kept += 1
+                        summary.tests += len(problem.tests)
+                    else:
+                        dropped.write({"id": seed.id, "reason": reason, "stats": stats, "attempt_errors": errors})
+                        key = reason.split(":")[0]
+                        summary.dropped[key] = summary.dropped.get(key, 0) + 1
+                    advance()
     summary.seconds = time.monotonic() - t0
     if report_dir:
         quality_report(out_path, Path(report_dir))
     return summary
+
+
+def _read_solutions(path, seed_ids: set[str]) -> dict[str, list]:
+    """Samples JSONL (``tdrl sample`` output) from a strong model, grouped by seed id."""
+    from tdrl.io import read_samples
+
+    grouped: dict[str, list] = {}
+    for sample in read_samples(path, seed_ids):
+        grouped.setdefault(sample.problem_id, []).append(sample)
+    return grouped
+
+
+def _ask(seed, chat, cfg: SynthConfig, opts: LLMOptions, messages, parse):
+    """Ask until ``parse`` accepts an answer: ``(parsed or None, errors, completion tokens)``."""
+    from tdrl.llm.hf import stable_seed
+    from tdrl.synthesis.llm import ParseError
+
+    errors, tokens = [], 0
+    for attempt in range(opts.retries + 1):
+        gen = chat(messages, stable_seed(cfg.seed + attempt, seed.id))
+        tokens += gen.completion_tokens
+        try:
+            return parse(gen.text), errors, tokens
+        except ParseError as exc:
+            errors.append(str(exc))
+    return None, errors, tokens
+
+
+def _trust(problem, samples, verifier, stats: dict):
+    """Filter the tests by the seed's solution, else by a strong model's samples."""
+    from tdrl.execution.extract import extract_code
+    from tdrl.synthesis.llm import filter_by_reference, filter_by_samples
+
+    if problem.reference:
+        problem, removed = filter_by_reference(problem, verifier)
+        stats.update(failed_reference=removed, verified=True)
+        return problem
+    codes = [extract_code(s.completion, problem.prompt, problem.entry_point)[0] for s in samples]
+    before = len(problem.tests)
+    problem, info = filter_by_samples(problem, codes, verifier)
+    stats.update(info, failed_reference=before - len(problem.tests), verified=bool(problem.reference))
+    return problem
+
+
+def _llm_seed(seed, chat, verifier, cfg: SynthConfig, method: str, opts: LLMOptions, samples):
+    """AceCoder-style: a problem and asserts from the model, kept when a trusted solution passes them."""
+    from tdrl.synthesis.llm import build_prompt, problem_from_answer
+
+    problem, errors, tokens = _ask(seed, chat, cfg, opts, build_prompt(seed, opts.tests), lambda t: problem_from_answer(seed, t))
+    stats = {"method": method, "attempts": len(errors) + (problem is not None), "completion_tokens": tokens}
+    if problem is None:
+        return None, f"model answer unusable after {len(errors)} attempts: {errors[-1]}", stats, errors
+    stats.update(problem.meta.get("synth", {}), method=method)
+    problem = _trust(problem, samples, verifier, stats)
+    if method == "llm+reference" and problem.reference and problem.tests:
+        extra = synthesize_reference(problem, verifier, cfg)
+        if extra.problem is not None:
+            problem = extra.problem
+            stats["reference_stats"] = extra.stats
+    problem.meta = {**problem.meta, "synth": stats}
+    reason = None
+    if not problem.reference and not opts.keep_unverified:
+        reason = "no solution to check the tests against (give --solutions, or keep them with --keep-unverified)"
+    elif len(problem.tests) < cfg.min_tests:
+        reason = f"only {len(problem.tests)} tests survived (min {cfg.min_tests})"
+    return problem, reason, stats, errors
+
+
+def _oracle_seed(seed, chat, verifier, cfg: SynthConfig, method: str, opts: LLMOptions, samples):
+    """Differential testing: a brute force and an input generator from the model (see :mod:`.oracle`)."""
+    from tdrl.synthesis.oracle import build_prompt, entry_of, parse_oracle_answer, synthesize_oracle
+
+    n_inputs = cfg.candidates or 3 * cfg.tests_per_problem
+    entry = entry_of(seed)
+    answer, errors, tokens = _ask(seed, chat, cfg, opts, build_prompt(seed, n_inputs), lambda t: parse_oracle_answer(t, entry))
+    stats = {"method": "oracle", "attempts": len(errors) + (answer is not None), "completion_tokens": tokens}
+    if answer is None:
+        return None, f"model answer unusable after {len(errors)} attempts: {errors[-1]}", stats, errors
+    outcome = synthesize_oracle(seed, answer, verifier, cfg, opts.max_disagreement)
+    stats.update(outcome.stats)
+    if outcome.problem is not None:
+        outcome.problem.meta["synth"] = stats
+    return outcome.problem, outcome.reason, stats, errors
