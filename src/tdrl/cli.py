@@ -277,6 +277,126 @@ def eval_(
 
 
 @app.command()
+def pairs(
+    problems: Path = typer.Option(..., "--problems", help="Problems JSONL."),
+    samples: Path = typer.Option(..., "--samples", help="Samples JSONL (several per problem; `model` keeps policies apart)."),
+    out: Path = typer.Option(..., "--out", help="Pairs JSONL (TRL preference format); stats go to <out>.stats.json."),
+    results: Path | None = typer.Option(None, "--results", help="Results JSONL of `tdrl verify` (default: verify here)."),
+    dataset: Path | None = typer.Option(None, "--dataset", help="Also save the pairs as a `datasets` folder."),
+    fmt: str = typer.Option("standard", "--format", help="standard (strings) | conversational (messages)."),
+    min_chosen: float = typer.Option(0.8, "--min-chosen", help="Least pass rate of a chosen sample."),
+    min_gap: float = typer.Option(0.4, "--min-gap", help="Least pass-rate gap between chosen and rejected."),
+    min_rejected: float = typer.Option(0.0, "--min-rejected", help="Rejected samples must pass more than this share."),
+    max_per_problem: int | None = typer.Option(None, "--max-per-problem", help="Most pairs per problem and model."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the choice among too many pairs."),
+    workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes (without --results)."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+) -> None:
+    """Build (prompt, chosen, rejected) pairs from samples' pass rates (AceCoder's rule by default)."""
+    from tdrl.rewards.pairs import PairRule, pairs_files
+
+    if fmt not in ("standard", "conversational"):
+        _fail(f"unknown --format {fmt!r} (standard, conversational)")
+    rule = PairRule(min_chosen, min_gap, min_rejected, max_per_problem, seed)
+    with _user_errors(ValueError, FileNotFoundError):
+        n, totals = pairs_files(
+            problems, samples, out, results, rule, fmt == "conversational", dataset, workers=workers, sandbox=sandbox
+        )
+    typer.echo(
+        f"{n} pairs from {totals['problems_with_pairs']} of {totals['problems']} problems "
+        f"({totals['samples']} samples, {totals['distinct']} distinct programs); stats: {out}.stats.json"
+    )
+
+
+@app.command("train-rm")
+def train_rm(
+    pairs_path: Path = typer.Option(..., "--pairs", help="Pairs JSONL or `datasets` folder from `tdrl pairs`."),
+    out: Path = typer.Option(..., "--out", help="Folder for the reward model, metrics.json and accuracy.png."),
+    model: str = typer.Option("embedded", "--model", help="Backbone: HF id or path (causal LM or classifier), or 'embedded'."),
+    epochs: float = typer.Option(1.0, "--epochs"),
+    max_steps: int = typer.Option(-1, "--max-steps", help="Stop after this many steps (-1: by epochs)."),
+    lr: float = typer.Option(5e-5, "--lr", help="Learning rate."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Pairs per device and step."),
+    grad_accum: int = typer.Option(1, "--grad-accum", help="Gradient accumulation steps."),
+    eval_share: float = typer.Option(0.2, "--eval-share", help="Share of problems held out for pair accuracy."),
+    eval_steps: int = typer.Option(20, "--eval-steps", help="Held-out accuracy every this many steps."),
+    lora: bool = typer.Option(False, "--lora", help="Train a LoRA adapter (merged into the saved model)."),
+    lora_r: int = typer.Option(16, "--lora-r"),
+    center_rewards: float = typer.Option(0.01, "--center-rewards", help="TRL center_rewards_coefficient (0: off)."),
+    max_length: int = typer.Option(
+        1024, "--max-length", help="Longest prompt + answer in tokens (longer pairs are counted and left out)."
+    ),
+    seed: int = typer.Option(0, "--seed"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress and training logs."),
+) -> None:
+    """Train a Bradley-Terry reward model on preference pairs with TRL's RewardTrainer."""
+    from tdrl.training.reward_model import RMConfig, train_reward_model
+
+    cfg = RMConfig(
+        backbone=model,
+        epochs=epochs,
+        max_steps=max_steps,
+        learning_rate=lr,
+        batch_size=batch_size,
+        gradient_accumulation=grad_accum,
+        eval_share=eval_share,
+        eval_steps=eval_steps,
+        lora=lora,
+        lora_r=lora_r,
+        lora_alpha=2 * lora_r,
+        center_rewards_coefficient=center_rewards or None,
+        max_length=max_length,
+        seed=seed,
+    )
+    with _user_errors(ValueError, FileNotFoundError):
+        metrics = train_reward_model(pairs_path, out, cfg, progress=progress)
+    before, after = metrics["heldout_accuracy_before"], metrics["heldout_accuracy"]
+    typer.echo(
+        f"{metrics['train_pairs']} train / {metrics['heldout_pairs']} held-out pairs; held-out accuracy "
+        f"{'n/a' if before is None else f'{before:.3f}'} -> {'n/a' if after is None else f'{after:.3f}'}; model: {out}"
+    )
+
+
+@app.command()
+def rerank(
+    problems: Path = typer.Option(..., "--problems", help="Problems JSONL."),
+    samples: Path = typer.Option(..., "--samples", help="Samples JSONL, N per problem."),
+    report: Path = typer.Option("rerank-report", "--report", help="Folder for best_of_n.json and best_of_n.png."),
+    results: Path | None = typer.Option(None, "--results", help="Results JSONL of `tdrl verify` (default: verify here)."),
+    reward_model: Path | None = typer.Option(None, "--reward-model", help="A reward model folder (from `tdrl train-rm`)."),
+    greedy: Path | None = typer.Option(None, "--greedy", help="Greedy samples JSONL (one per problem) to compare with."),
+    agreement: bool = typer.Option(True, "--agreement/--no-agreement", help="Rank by agreement of outputs on generated inputs."),
+    inputs: int = typer.Option(20, "--inputs", help="Generated inputs per problem for agreement."),
+    subsets: int = typer.Option(8, "--subsets", help="Random subsets averaged for each N below the full set."),
+    seed: int = typer.Option(0, "--seed"),
+    workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Best-of-N: pass rate of the pick by reward model, output agreement, random and greedy, against the oracle."""
+    from tdrl.rewards.rerank import format_table, rerank_files
+
+    with _user_errors(ValueError, FileNotFoundError):
+        result = rerank_files(
+            problems,
+            samples,
+            report,
+            results,
+            reward_model,
+            greedy,
+            agreement,
+            inputs,
+            subsets,
+            seed,
+            workers,
+            sandbox,
+            progress,
+        )
+    typer.echo(format_table(result))
+    typer.echo(f"report: {report}")
+
+
+@app.command()
 def demo(
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),

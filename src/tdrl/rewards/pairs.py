@@ -1,0 +1,180 @@
+"""Preference pairs from verified samples (``tdrl pairs``), AceCoder's rule by default.
+
+For each problem and each policy model, samples are deduplicated by their extracted
+program, then every (chosen, rejected) pair is formed with
+
+* ``chosen`` pass rate >= ``min_chosen`` (0.8),
+* ``chosen - rejected`` >= ``min_gap`` (0.4),
+* ``rejected`` pass rate > ``min_rejected`` (0: programs that pass nothing are mostly
+  syntax or import failures, which teach a reward model little),
+
+at most ``max_per_problem`` of them (a seeded random choice, so no problem dominates).
+``infra_error`` results are never paired. A pair is TRL's preference format, standard
+(``prompt``/``chosen``/``rejected`` strings) or conversational (lists of messages), plus
+provenance fields (problem, sample ids, pass rates).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from itertools import product
+
+from tdrl.records import Problem, Sample
+from tdrl.sampling.prompts import instruction
+
+
+@dataclass
+class PairRule:
+    min_chosen: float = 0.8
+    min_gap: float = 0.4
+    min_rejected: float = 0.0  # rejected pass rate must be above this
+    max_per_problem: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class PairStats:
+    """Per problem and model: samples seen, distinct programs, candidates on each side, pairs."""
+
+    problems: dict[str, dict] = field(default_factory=dict)
+
+    def add(self, problem_id: str, model: str, **counts) -> None:
+        self.problems.setdefault(problem_id, {})[model] = counts
+
+    def totals(self) -> dict:
+        rows = [c for per_model in self.problems.values() for c in per_model.values()]
+        total = {k: sum(r[k] for r in rows) for k in ("samples", "distinct", "chosen", "rejected", "pairs")}
+        total["problems"] = len(self.problems)
+        total["problems_with_pairs"] = sum(any(c["pairs"] for c in m.values()) for m in self.problems.values())
+        return total
+
+
+def prompt_of(problem: Problem, sample: Sample, conversational: bool):
+    """What the policy was shown: the instruct message or the raw prompt, as TRL expects it."""
+    fmt = sample.extra.get("prompt_format", "instruct")
+    text = instruction(problem) if fmt == "instruct" else (problem.prompt or "")
+    return [{"role": "user", "content": text}] if conversational else text
+
+
+def _response(sample: Sample, conversational: bool):
+    return [{"role": "assistant", "content": sample.completion}] if conversational else sample.completion
+
+
+def build_pairs(
+    problems: dict[str, Problem],
+    scored: list[tuple[Sample, dict]],
+    rule: PairRule | None = None,
+    conversational: bool = False,
+) -> tuple[list[dict], PairStats]:
+    """Pairs from ``(sample, result)`` tuples (``result`` as written by ``tdrl verify``)."""
+    rule = rule or PairRule()
+    groups: dict[tuple[str, str], list[tuple[Sample, dict]]] = {}
+    for sample, result in scored:
+        if result.get("status") == "infra_error":
+            continue
+        groups.setdefault((sample.problem_id, str(sample.extra.get("model", ""))), []).append((sample, result))
+    pairs: list[dict] = []
+    stats = PairStats()
+    for (pid, model), items in sorted(groups.items()):
+        distinct, seen = [], set()
+        for sample, result in items:
+            key = " ".join((result.get("code") or sample.completion).split())
+            if key not in seen:
+                seen.add(key)
+                distinct.append((sample, float(result["pass_rate"])))
+        chosen = [(s, r) for s, r in distinct if r >= rule.min_chosen]
+        rejected = [(s, r) for s, r in distinct if r > rule.min_rejected]
+        combos = [(c, r) for c, r in product(chosen, rejected) if c[1] - r[1] >= rule.min_gap - 1e-9]
+        n_rejected = len({r[0].sample_id for _, r in combos})
+        if rule.max_per_problem is not None and len(combos) > rule.max_per_problem:
+            combos = random.Random(f"{rule.seed}:{pid}:{model}").sample(combos, rule.max_per_problem)
+        problem = problems[pid]
+        for (cs, cr), (rs, rr) in combos:
+            pairs.append(
+                {
+                    "prompt": prompt_of(problem, cs, conversational),
+                    "chosen": _response(cs, conversational),
+                    "rejected": _response(rs, conversational),
+                    "problem_id": pid,
+                    "chosen_id": cs.sample_id,
+                    "rejected_id": rs.sample_id,
+                    "chosen_pass_rate": cr,
+                    "rejected_pass_rate": rr,
+                    "pass_rate_gap": round(cr - rr, 6),
+                    "model": model,
+                }
+            )
+        stats.add(
+            pid,
+            model,
+            samples=len(items),
+            distinct=len(distinct),
+            chosen=len(chosen),
+            rejected=n_rejected,
+            pairs=len(combos),
+        )
+    return pairs, stats
+
+
+def read_results(path, keys: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], dict]:
+    """Results JSONL (``tdrl verify`` output) by ``(problem_id, sample_id)``; checks the fields pairs need."""
+    from tdrl.io import InputError, iter_jsonl
+
+    out = {}
+    for lineno, d in iter_jsonl(path):
+        if not isinstance(d, dict):
+            raise InputError(path, lineno, None, "expected an object")
+        for name, kind in (("problem_id", str), ("sample_id", str), ("status", str), ("pass_rate", (int, float))):
+            if not isinstance(d.get(name), kind) or isinstance(d.get(name), bool):
+                raise InputError(path, lineno, name, "missing or of the wrong type")
+        out[(d["problem_id"], d["sample_id"])] = d
+    return out
+
+
+def score_samples(problems: dict[str, Problem], samples: list[Sample], results_path=None, workers=None, sandbox="auto"):
+    """``(sample, result dict)`` for every sample: from ``results_path``, or verified here when it is None."""
+    if results_path is not None:
+        results = read_results(results_path)
+        missing = [s.key for s in samples if s.key not in results]
+        if missing:
+            raise ValueError(f"{results_path}: no result for {len(missing)} samples, e.g. {missing[0]} (run tdrl verify)")
+        return [(s, results[s.key]) for s in samples]
+    from tdrl.execution import Verifier
+
+    with Verifier(workers=workers, sandbox=sandbox) as verifier:
+        results = {(r.problem_id, r.sample_id): r.to_dict() for r in verifier.map(problems, samples)}
+    return [(s, results[s.key]) for s in samples]
+
+
+def pairs_files(
+    problems_path,
+    samples_path,
+    out_path,
+    results_path=None,
+    rule: PairRule | None = None,
+    conversational: bool = False,
+    dataset_dir=None,
+    workers: int | None = None,
+    sandbox: str = "auto",
+) -> tuple[int, dict]:
+    """``tdrl pairs``: write the pairs (JSONL, optionally a ``datasets`` folder) and ``<out>.stats.json``."""
+    import json
+    from pathlib import Path
+
+    from tdrl.io import read_problems, read_samples, write_jsonl
+
+    problems = {p.id: p for p in read_problems(problems_path)}
+    samples = list(read_samples(samples_path, set(problems)))
+    scored = score_samples(problems, samples, results_path, workers, sandbox)
+    pairs, stats = build_pairs(problems, scored, rule, conversational)
+    out_path = Path(out_path)
+    write_jsonl(out_path, pairs)
+    totals = stats.totals()
+    stats_path = out_path.with_name(out_path.name + ".stats.json")
+    stats_path.write_text(json.dumps({"totals": totals, "problems": stats.problems}, indent=1) + "\n")
+    if dataset_dir is not None:
+        from datasets import Dataset
+
+        Dataset.from_list(pairs).save_to_disk(str(dataset_dir))
+    return len(pairs), totals

@@ -1,0 +1,90 @@
+"""The Bradley-Terry reward model learns, saves as a plain HF model, and scores as an RL reward."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tdrl.io import write_jsonl
+
+from .conftest import crash_pairs
+
+pytest.importorskip("trl")
+TDRL = [sys.executable, "-m", "tdrl.cli"]
+
+
+def test_reward_model_learns_the_crash_task(crash_rm):
+    folder, metrics = crash_rm
+    assert metrics["heldout_pairs"] == 24 and metrics["train_pairs"] == 96  # 20% of the problems held out
+    assert metrics["heldout_accuracy"] >= 0.9  # chance is 0.5
+    assert metrics["heldout_accuracy"] > metrics["heldout_accuracy_before"]
+    history = metrics["eval_history"]
+    assert history[0]["step"] == 0 and history[-1]["eval_accuracy"] >= 0.9  # TRL's own eval agrees
+    assert (folder / "accuracy.png").stat().st_size > 0
+    assert json.loads((folder / "metrics.json").read_text())["format"] == "standard"
+
+
+def test_saved_model_loads_with_plain_transformers_and_the_scorer_agrees(crash_rm):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from tdrl.rewards.model import RewardModelScorer
+
+    folder, _ = crash_rm
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    pair = crash_pairs(130)[-1]  # a problem never trained on
+    texts = [pair["prompt"] + pair["chosen"] + tok.eos_token, pair["prompt"] + pair["rejected"] + tok.eos_token]
+    with torch.no_grad():
+        plain = [float(model(**tok(t, return_tensors="pt")).logits[0, 0]) for t in texts]
+    scorer = RewardModelScorer(str(folder), batch_size=2)
+    ours = scorer([pair["prompt"]] * 2, [pair["chosen"], pair["rejected"]])  # batched, padded
+    assert ours == pytest.approx(plain, abs=1e-4)
+    assert ours[0] > ours[1]
+    assert scorer.__name__ == "reward_model"  # TRL names reward functions by __name__
+
+
+def test_train_rm_cli_with_lora(tmp_path, tiny_model):
+    write_jsonl(tmp_path / "pairs.jsonl", crash_pairs(60, seed=1))
+    out = tmp_path / "rm"
+    args = ["train-rm", "--pairs", str(tmp_path / "pairs.jsonl"), "--out", str(out), "--model", tiny_model]
+    proc = subprocess.run(
+        [*TDRL, *args, "--lora", "--lora-r", "8", "--epochs", "2", "--lr", "5e-3", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "held-out accuracy" in proc.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["lora"] and metrics["heldout_pairs"] == 12
+    assert not (out / "adapter_config.json").exists()  # merged: a plain model folder
+    assert metrics["heldout_accuracy"] is not None and metrics["train_accuracy"] > 0.5
+
+
+def test_bad_pairs_file_names_line_and_field(tmp_path):
+    (tmp_path / "pairs.jsonl").write_text(json.dumps({"prompt": "p", "chosen": "a"}) + "\n")
+    proc = subprocess.run(
+        [*TDRL, "train-rm", "--pairs", str(tmp_path / "pairs.jsonl"), "--out", str(tmp_path / "rm")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "pairs.jsonl:1: field 'rejected'" in proc.stderr
+
+
+@pytest.mark.slow
+def test_train_rm_on_the_embedded_model(tmp_path):
+    """The embedded SmolLM2-135M as backbone, a few steps of LoRA on CPU."""
+    write_jsonl(tmp_path / "pairs.jsonl", crash_pairs(40, seed=2))
+    out = tmp_path / "rm"
+    proc = subprocess.run(
+        [*TDRL, "train-rm", "--pairs", str(tmp_path / "pairs.jsonl"), "--out", str(out), "--lora", "--max-steps", "8"]
+        + ["--batch-size", "4", "--lr", "1e-3", "--eval-steps", "4", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["heldout_pairs"] == 8 and len(metrics["eval_history"]) >= 2
