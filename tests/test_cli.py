@@ -112,6 +112,9 @@ def test_demo_with_the_embedded_model(tmp_path):
     assert summary["runs"]["samples"]["overall"]["samples"] == 8
     assert "pass rates of sampled programs" in proc.stdout
     assert (tmp_path / "eval" / "pass_at_k.png").exists()
+    assert "GRPO steps" in proc.stdout and (tmp_path / "rl" / "rl_curves.png").exists()
+    rows = [json.loads(x) for x in (tmp_path / "rl" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "reward" in r] == [1, 2]
 
 
 def test_import_tdrl_is_light():

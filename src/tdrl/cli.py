@@ -397,12 +397,77 @@ def rerank(
 
 
 @app.command()
+def rl(
+    config: Path | None = typer.Option(None, "--config", help="Recipe YAML (see examples/rl_*.yaml)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest; repeatable)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress and training logs."),
+) -> None:
+    """RL with verifiable rewards (TRL GRPO / Dr.GRPO / DAPO / RLOO); metrics, curves and checkpoints in out_dir."""
+    from tdrl.training.rl import load_config, train_rl
+
+    with _user_errors(ValueError, FileNotFoundError):
+        cfg = load_config(config, list(overrides))
+        summary = train_rl(cfg, progress=progress)
+    share = summary["reward_time_share"]
+    typer.echo(
+        f"{summary['steps']} steps on {summary['problems']} problems; mean reward {summary['first_reward']} (first step) -> "
+        f"{summary['last_reward']} (last); reward time {'n/a' if share is None else f'{100 * share:.1f}%'} of step time; "
+        f"curves: {cfg.out_dir}/rl_curves.png"
+    )
+
+
+@app.command("serve-reward")
+def serve_reward(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(5000, "--port"),
+    problems: Path | None = typer.Option(None, "--problems", help="Problems JSONL, for labels that are problem ids."),
+    kind: str = typer.Option("pass_rate", "--reward", help="pass_rate | all_pass | acecoder."),
+    workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds."),
+    max_sample_time: float = typer.Option(20.0, "--max-sample-time", help="Time limit of one program over all its tests."),
+    max_concurrency: int = typer.Option(64, "--max-concurrency", help="Requests verified at once; the rest wait."),
+    request_timeout: float = typer.Option(300.0, "--request-timeout", help="Seconds before a request gets HTTP 503."),
+) -> None:
+    """Serve rewards over HTTP in OpenRLHF's remote-reward protocol (POST /get_reward)."""
+    import os
+
+    from tdrl.serve.reward_server import serve
+
+    os.environ.update(
+        TDRL_SANDBOX=sandbox,
+        TDRL_TIMEOUT=str(timeout),
+        TDRL_MAX_SAMPLE=str(max_sample_time),
+        **({"TDRL_WORKERS": str(workers)} if workers else {}),
+    )
+    with _user_errors(ValueError, FileNotFoundError):
+        serve(host, port, problems, kind, max_concurrency=max_concurrency, request_timeout=request_timeout)
+
+
+@app.command("export-verl")
+def export_verl_cmd(
+    problems: Path = typer.Option(..., "--problems", help="Problems JSONL."),
+    out: Path = typer.Option(..., "--out", help="Parquet file for verl (data.train_files)."),
+    fmt: str = typer.Option("instruct", "--format", help="instruct | completion."),
+    data_source: str = typer.Option("tdrl", "--data-source"),
+    split: str = typer.Option("train", "--split"),
+) -> None:
+    """Write problems as verl RL parquet (ground truth = the problem, scored by tdrl.serve.verl)."""
+    from tdrl.serve.export import export_verl
+
+    with _user_errors(ValueError, FileNotFoundError):
+        n = export_verl(problems, out, fmt, data_source, split)
+    typer.echo(f"{n} rows -> {out}")
+
+
+@app.command()
 def demo(
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
     model: str = typer.Option("embedded", "--model", help="Model to sample from ('embedded', an HF id or path, or 'none')."),
     n: int = typer.Option(2, "-n", help="Programs sampled per problem."),
+    rl_steps: int = typer.Option(2, "--rl-steps", help="GRPO steps at the end (0: none)."),
 ) -> None:
     """Run the pipeline on bundled data: verify correct, wrong and hostile samples, then sample and score a model."""
     from tdrl.demo import run_demo
@@ -413,6 +478,7 @@ def demo(
         sandbox=sandbox,
         model=None if model == "none" else model,
         samples_per_problem=n,
+        rl_steps=rl_steps,
     )
 
 

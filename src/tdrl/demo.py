@@ -4,8 +4,8 @@
    and print a table of verdicts.
 2. Sample a few programs per problem from the embedded model (SmolLM2-135M-Instruct),
    verify them and show their pass rates and pass@k (plots in the output folder).
-
-Later stages extend this demo.
+3. A few steps of GRPO on the same problems with the test pass rate as reward (LoRA,
+   CPU), and the reward curve.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def run_demo(
     sandbox: str = "auto",
     model: str | None = "embedded",
     samples_per_problem: int = 2,
+    rl_steps: int = 2,
 ) -> Path:
     """Verify the bundled samples and print what happened to each, then sample programs from
     ``model`` (the embedded one by default; None to skip) and show their pass rates."""
@@ -74,7 +75,58 @@ def run_demo(
     console.print(f"results: {results_path}")
     if model:
         _demo_sampling(console, out, problems, model, n=samples_per_problem, workers=workers, sandbox=sandbox)
+        if rl_steps > 0:
+            _demo_rl(console, out, problems, model, rl_steps, workers=workers, sandbox=sandbox)
     return results_path
+
+
+def _demo_rl(console, out: Path, problems: Path, model: str, steps: int, workers: int | None, sandbox: str) -> None:
+    """A few GRPO steps with verifier rewards; prints the reward per step and where the plot is."""
+    import importlib.util
+    import json
+    import shutil
+
+    from rich.table import Table
+
+    if importlib.util.find_spec("trl") is None or importlib.util.find_spec("peft") is None:
+        console.print("[yellow]RL skipped: trl and peft are not installed (pip install 'tdrl[train]')[/]")
+        return
+    from tdrl.training.rl import RLConfig, train_rl
+
+    console.rule(f"[bold]tdrl demo: {steps} GRPO steps on {model} (reward: test pass rate + code-block format)")
+    run_dir = out / "rl"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    cfg = RLConfig(
+        model=model,
+        problems=str(problems),
+        out_dir=str(run_dir),
+        prompt_format="instruct",
+        rewards=[{"type": "tests", "kind": "pass_rate", "weight": 1.0}, {"type": "format", "think": False, "weight": 0.1}],
+        num_generations=4,
+        batch_size=4,
+        max_steps=steps,
+        learning_rate=1e-5,
+        max_completion_length=64,
+        lora={"r": 8, "alpha": 16},
+        save_steps=10_000,
+        verifier={"workers": workers, "sandbox": sandbox, "timeout": 3.0},
+    )
+    summary = train_rl(cfg, progress=False)
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    table = Table(title="GRPO steps")
+    for col in ("step", "reward", "tests (pass rate)", "format", "completion tokens", "reward time share"):
+        table.add_column(col)
+    for r in (r for r in rows if "reward" in r):
+        table.add_row(
+            str(r["step"]),
+            f"{r['reward']:.3f}",
+            f"{r.get('rewards/tests_pass_rate/mean', 0):.3f}",
+            f"{r.get('rewards/format_code/mean', 0):.3f}",
+            f"{r.get('completions/mean_length', 0):.0f}",
+            f"{100 * r.get('reward_time_share', 0):.1f}%",
+        )
+    console.print(table)
+    console.print(f"{summary['steps']} steps; reward curve: {run_dir / 'rl_curves.png'}; policy: {run_dir / 'final'}")
 
 
 def _demo_sampling(console, out: Path, problems: Path, model: str, n: int, workers: int | None, sandbox: str) -> None:

@@ -1,0 +1,157 @@
+"""Reward functions for RL, in TRL's shape: ``f(prompts, completions, **columns) -> list[float | None]``.
+
+* :class:`VerifierReward`: runs every completion of a batch against its problem's tests through
+  the verifier's pool, concurrently (it is ``async``, so TRL awaits it on its event loop
+  next to other async rewards). ``kind`` is ``pass_rate`` (share of tests passed),
+  ``all_pass`` (1 when every test passes, AceCoder's binary reward) or ``acecoder`` (pass
+  rate plus ``bonus`` when all pass). A verifier failure (``infra_error``) gives ``None``:
+  TRL leaves it out of the advantage instead of punishing the policy for it.
+* :func:`format_reward`: R1-Zero style, ``<think>...</think>`` then a fenced code block (or
+  only the code block with ``think=False``).
+* :class:`LengthPenalty`: ``-scale * max(0, tokens - limit) / limit``.
+* :class:`~tdrl.rewards.model.RewardModelScorer`: a trained reward model.
+
+TRL takes several reward functions with ``reward_weights`` and logs each under its own
+name (``rewards/<__name__>/mean``), so a weighted sum needs no code here; :func:`weighted`
+gives the same sum for engines that want one callable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+from tdrl.llm.hf import truncate_at_stop
+from tdrl.records import Problem, Result, Sample
+from tdrl.sampling.prompts import COMPLETION_STOPS
+
+KINDS = ("pass_rate", "all_pass", "acecoder")
+
+
+def reward_from_result(result: Result | dict, kind: str = "pass_rate", bonus: float = 1.0) -> float | None:
+    """One verdict as a reward; ``None`` for an infrastructure error (never 0)."""
+    d = result.to_dict() if isinstance(result, Result) else result
+    if d["status"] == "infra_error":
+        return None
+    rate = float(d["pass_rate"])
+    if kind == "pass_rate":
+        return rate
+    if kind == "all_pass":
+        return 1.0 if d["status"] == "pass" else 0.0
+    if kind == "acecoder":
+        return rate + (bonus if d["status"] == "pass" else 0.0)
+    raise ValueError(f"unknown test reward {kind!r} (one of {', '.join(KINDS)})")
+
+
+def completion_text(completion) -> str:
+    """The text of a completion: a string, or the content of conversational messages."""
+    if isinstance(completion, str):
+        return completion
+    return "".join(m.get("content") or "" for m in completion if isinstance(m, dict))
+
+
+class VerifierReward:
+    """Verifier-backed reward: ``await reward(prompts, completions, problem_id=[...])``.
+
+    ``problems`` maps ids to problems; the dataset needs a ``problem_id`` column (TRL passes
+    dataset columns to reward functions). A ``completion``-format answer (the policy
+    continued the prompt) is cut at the stop sequences ``tdrl sample`` uses, since TRL's
+    generation does not stop at strings; the verifier joins it to the prompt. Time spent inside is summed in ``seconds`` so the
+    share of step time spent on rewards can be reported.
+    """
+
+    def __init__(self, problems: dict[str, Problem], kind: str = "pass_rate", verifier=None, bonus: float = 1.0, **verifier_kw):
+        if kind not in KINDS:
+            raise ValueError(f"unknown test reward {kind!r} (one of {', '.join(KINDS)})")
+        self.problems, self.kind, self.bonus = problems, kind, bonus
+        self.__name__ = f"tests_{kind}"
+        self._own = verifier is None
+        if verifier is None:
+            from tdrl.execution import Verifier
+
+            verifier = Verifier(**verifier_kw)
+        self.verifier = verifier
+        self.seconds = 0.0
+        self.calls = 0
+        self.last_results: list[Result] = []
+
+    async def __call__(self, prompts, completions, problem_id, prompt_format=None, **_) -> list[float | None]:
+        t0 = time.perf_counter()
+        keys, unique = [], {}
+        for i, (pid, completion) in enumerate(zip(problem_id, completions)):
+            text = completion_text(completion)
+            if prompt_format is not None and prompt_format[i] == "completion":
+                text = truncate_at_stop(text, COMPLETION_STOPS)[0]
+            keys.append((pid, text))
+            unique.setdefault((pid, text), len(unique))
+        # a group often repeats an answer: each distinct (problem, text) runs once
+        runs = await asyncio.gather(
+            *(self.verifier.check_async(self.problems[pid], Sample(pid, str(n), text)) for (pid, text), n in unique.items())
+        )
+        results = [runs[unique[key]] for key in keys]
+        self.last_results = results
+        self.seconds += time.perf_counter() - t0
+        self.calls += 1
+        return [reward_from_result(r, self.kind, self.bonus) for r in results]
+
+    def score(self, prompts, completions, problem_id, **kw) -> list[float | None]:
+        """Blocking form, for callers without an event loop."""
+        return asyncio.run(self(prompts, completions, problem_id, **kw))
+
+    def close(self) -> None:
+        if self._own:
+            self.verifier.close()
+
+
+_THINK = re.compile(r"^\s*<think>.*?</think>\s*(.*)$", re.S)
+_CODE = re.compile(r"```(?:python|py)?\s*\n.*?```", re.S)
+
+
+def format_reward(completions, think: bool = True, **_) -> list[float]:
+    """1.0 when a completion is ``<think>...</think>`` followed by a fenced code block (just the block if not ``think``)."""
+    out = []
+    for completion in completions:
+        text = completion_text(completion)
+        if think:
+            m = _THINK.match(text)
+            out.append(1.0 if m and _CODE.search(m.group(1)) else 0.0)
+        else:
+            out.append(1.0 if _CODE.search(text) else 0.0)
+    return out
+
+
+format_reward.__name__ = "format"
+
+
+class LengthPenalty:
+    """``-scale * max(0, tokens - limit) / limit``: zero up to ``limit`` completion tokens, then linear."""
+
+    def __init__(self, limit: int, scale: float = 1.0):
+        self.limit, self.scale = limit, scale
+        self.__name__ = "length_penalty"
+
+    def __call__(self, prompts, completions, completion_ids=None, **_) -> list[float]:
+        lengths = (
+            [len(ids) for ids in completion_ids]
+            if completion_ids is not None
+            else [len(completion_text(c).split()) for c in completions]
+        )
+        return [-self.scale * max(0, n - self.limit) / self.limit for n in lengths]
+
+
+def weighted(funcs: list, weights: list[float]):
+    """One reward callable: the weighted sum of ``funcs`` (``None`` if any component is ``None``)."""
+
+    async def combined(prompts, completions, **kw):
+        parts = []
+        for f in funcs:
+            value = f(prompts=prompts, completions=completions, **kw)
+            parts.append(await value if asyncio.iscoroutine(value) else value)
+        return [
+            None if any(p[i] is None for p in parts) else sum(w * p[i] for w, p in zip(weights, parts))
+            for i in range(len(completions))
+        ]
+
+    combined.__name__ = "weighted"
+    return combined

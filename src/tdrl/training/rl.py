@@ -1,0 +1,353 @@
+"""``tdrl rl``: RL with verifiable rewards on TRL's ``GRPOTrainer`` (one machine).
+
+One YAML file holds the recipe (see ``examples/rl_*.yaml``); ``--set key=value`` overrides
+any field (dotted keys reach into nested ones). The trainer is TRL's GRPO with its loss
+variants: ``grpo``, ``dr_grpo`` (no length or std normalisation bias), ``dapo`` (token-level,
+clip-higher via ``epsilon_high``), ``bnpo``; ``scale_rewards: batch`` normalises advantages
+by the standard deviation over the whole batch (REINFORCE++-style global normalisation; the
+baseline stays the group mean). ``algorithm: rloo`` uses TRL's ``RLOOTrainer``
+(leave-one-out baseline) with the same rewards. PPO is no longer part of TRL; for PPO
+(and critic-based REINFORCE++) use verl with tdrl's reward module (docs/rl.md).
+
+Rewards are TRL reward functions from :mod:`tdrl.rewards.functions` and a trained reward
+model; TRL logs each one under its own name and sums them with ``weight``. Completions
+are verified concurrently through one verifier pool. Every log line goes to
+``<out>/metrics.jsonl`` (plus TensorBoard or W&B when installed and asked for), with the
+share of step time spent computing rewards; ``<out>/rl_curves.png`` plots reward, pass rate
+and completion length over steps. Checkpoints go to ``<out>/checkpoint-*``; a rerun with
+the same ``out_dir`` resumes from the last one. The final policy is ``<out>/final``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
+
+
+@dataclass
+class RLConfig:
+    model: str = "embedded"
+    problems: str = ""
+    out_dir: str = "rl-run"
+    prompt_format: str = "auto"  # auto | instruct | completion
+    rewards: list = field(default_factory=lambda: [{"type": "tests", "kind": "pass_rate", "weight": 1.0}])
+    algorithm: str = "grpo"  # grpo | dr_grpo | dapo | bnpo | rloo
+    scale_rewards: str = "group"  # group | batch | none
+    num_generations: int = 8
+    batch_size: int = 8  # completions per device and step (a multiple of num_generations)
+    gradient_accumulation: int = 1
+    max_steps: int = 50
+    learning_rate: float = 1e-5
+    beta: float = 0.0
+    temperature: float = 1.0
+    max_completion_length: int = 256
+    lora: dict | None = None  # {"r": 16, "alpha": 32}
+    use_vllm: bool | None = None  # None: when a GPU and vllm are present
+    seed: int = 0
+    save_steps: int = 50
+    logging_steps: int = 1
+    report_to: list = field(default_factory=list)  # e.g. ["tensorboard"], ["wandb"]
+    difficulty: dict | None = None  # {"results": path, "min": 0.0, "max": 1.0}: keep problems with pass share in (min, max)
+    verifier: dict = field(default_factory=lambda: {"workers": None, "sandbox": "auto", "timeout": 3.0})
+    limit: int | None = None  # use only the first N problems
+    trl: dict = field(default_factory=dict)  # any other GRPOConfig / RLOOConfig field
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> RLConfig:
+    """An :class:`RLConfig` from YAML plus ``key=value`` overrides (values parsed as YAML)."""
+    import yaml
+
+    data = {}
+    if path is not None:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of settings")
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: expected key=value")
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    known = {f.name for f in fields(RLConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{path or '--set'}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    cfg = RLConfig(**data)
+    if cfg.algorithm not in (*LOSS_TYPES, "rloo"):
+        raise ValueError(f"algorithm {cfg.algorithm!r}: one of {', '.join(LOSS_TYPES)}, rloo")
+    if not cfg.problems:
+        raise ValueError("no problems: set `problems:` in the config or --set problems=PATH")
+    return cfg
+
+
+def select_by_difficulty(problems: list, results_path, low: float = 0.0, high: float = 1.0) -> tuple[list, dict]:
+    """AceCoder's "hard" filter: keep problems whose sampled all-pass share lies strictly between ``low`` and ``high``.
+
+    Problems the current policy always solves (nothing to learn) or never solves (no
+    signal for a group baseline) are dropped. Problems without results are kept.
+    """
+    from tdrl.rewards.pairs import read_results
+
+    shares: dict[str, list[int]] = {}
+    for (pid, _), r in read_results(results_path).items():
+        if r["status"] != "infra_error":
+            shares.setdefault(pid, []).append(r["status"] == "pass")
+    kept, dropped = [], {"always": 0, "never": 0}
+    for p in problems:
+        if p.id not in shares:
+            kept.append(p)
+            continue
+        share = sum(shares[p.id]) / len(shares[p.id])
+        if share >= high:
+            dropped["always"] += 1
+        elif share <= low:
+            dropped["never"] += 1
+        else:
+            kept.append(p)
+    return kept, dropped
+
+
+def build_rewards(cfg: RLConfig, problems: dict, verifier) -> tuple[list, list[float]]:
+    """Reward functions and weights from the ``rewards`` list of the config."""
+    from tdrl.rewards.functions import LengthPenalty, VerifierReward, format_reward
+
+    funcs, weights = [], []
+    for spec in cfg.rewards:
+        spec = dict(spec)
+        kind = spec.pop("type", None)
+        weight = float(spec.pop("weight", 1.0))
+        if kind == "tests":
+            funcs.append(VerifierReward(problems, spec.pop("kind", "pass_rate"), verifier, bonus=spec.pop("bonus", 1.0)))
+        elif kind == "format":
+            think = bool(spec.pop("think", True))
+
+            def fmt(prompts, completions, _think=think, **kw):
+                return format_reward(completions, think=_think)
+
+            fmt.__name__ = "format_think" if think else "format_code"
+            funcs.append(fmt)
+        elif kind == "length":
+            funcs.append(LengthPenalty(int(spec.pop("limit")), float(spec.pop("scale", 1.0))))
+        elif kind == "reward_model":
+            from tdrl.rewards.model import RewardModelScorer
+
+            funcs.append(RewardModelScorer(str(spec.pop("path")), batch_size=int(spec.pop("batch_size", 16))))
+        else:
+            raise ValueError(f"unknown reward type {kind!r} (tests, format, length, reward_model)")
+        if spec:
+            raise ValueError(f"reward {kind!r}: unknown option(s) {', '.join(spec)}")
+        weights.append(weight)
+    if not funcs:
+        raise ValueError("no rewards configured")
+    return funcs, weights
+
+
+def _dataset(problems: list, fmt: str):
+    from datasets import Dataset
+
+    from tdrl.sampling.prompts import build_prompt
+
+    rows = []
+    for p in problems:
+        messages, prompt, _ = build_prompt(p, fmt)
+        rows.append({"prompt": messages if messages is not None else prompt, "problem_id": p.id, "prompt_format": fmt})
+    return Dataset.from_list(rows)
+
+
+def train_rl(cfg: RLConfig, progress: bool = True) -> dict:
+    """Run the recipe; returns a summary (first and last mean reward, steps, reward time share)."""
+    import torch
+    from transformers import AutoTokenizer, TrainerCallback
+
+    from tdrl.execution import TimePolicy, Verifier
+    from tdrl.io import read_problems
+    from tdrl.llm.embedded import resolve_model
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
+    if not progress:
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.logging.set_verbosity_error()
+
+    problems = read_problems(cfg.problems)
+    if cfg.limit:
+        problems = problems[: cfg.limit]
+    dropped = {}
+    if cfg.difficulty:
+        problems, dropped = select_by_difficulty(
+            problems, cfg.difficulty["results"], cfg.difficulty.get("min", 0.0), cfg.difficulty.get("max", 1.0)
+        )
+    if not problems:
+        raise ValueError(f"no problems left to train on (difficulty filter dropped {dropped})")
+    model_path = resolve_model(cfg.model)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    fmt = cfg.prompt_format
+    if fmt == "auto":
+        fmt = "instruct" if tokenizer.chat_template else "completion"
+
+    gpu = torch.cuda.is_available()
+    use_vllm = cfg.use_vllm if cfg.use_vllm is not None else gpu and _has("vllm")
+    report_to = [r for r in cfg.report_to if _has(r)]
+    common = dict(
+        output_dir=str(out),
+        max_steps=cfg.max_steps,
+        learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation,
+        num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature,
+        beta=cfg.beta,
+        logging_steps=cfg.logging_steps,
+        save_steps=cfg.save_steps,
+        save_strategy="steps",
+        report_to=report_to or "none",
+        seed=cfg.seed,
+        use_cpu=not gpu,
+        bf16=gpu and torch.cuda.is_bf16_supported(),
+        disable_tqdm=not progress,
+        gradient_checkpointing=gpu,  # TRL turns it on by default; on CPU it only slows small models down
+    )
+    peft_config = None
+    if cfg.lora:
+        from peft import LoraConfig
+
+        r = int(cfg.lora.get("r", 16))
+        peft_config = LoraConfig(
+            task_type="CAUSAL_LM", r=r, lora_alpha=int(cfg.lora.get("alpha", 2 * r)), target_modules="all-linear"
+        )
+
+    vcfg = dict(cfg.verifier)
+    timeout = float(vcfg.pop("timeout", 3.0))
+    with Verifier(workers=vcfg.pop("workers", None), time_policy=TimePolicy(timeout=timeout), **vcfg) as verifier:
+        by_id = {p.id: p for p in problems}
+        funcs, weights = build_rewards(cfg, by_id, verifier)
+        if cfg.algorithm == "rloo":
+            from trl import RLOOConfig, RLOOTrainer
+
+            args = RLOOConfig(**common, reward_weights=weights, **cfg.trl)
+            trainer_cls = RLOOTrainer
+        else:
+            from trl import GRPOConfig, GRPOTrainer
+
+            extra = dict(cfg.trl)
+            # TRL's transformers generation may run without the KV cache (3x slower on CPU); ask for it
+            extra["generation_kwargs"] = {"use_cache": True, **(extra.get("generation_kwargs") or {})}
+            args = GRPOConfig(
+                **common,
+                loss_type=cfg.algorithm,
+                scale_rewards=cfg.scale_rewards,
+                reward_weights=weights,
+                use_vllm=use_vllm,
+                **extra,
+            )
+            trainer_cls = GRPOTrainer
+        log = _MetricsLog(out / "metrics.jsonl", [f for f in funcs if hasattr(f, "seconds")])
+        callbacks = [type("Log", (TrainerCallback,), {"on_step_begin": log.on_step_begin, "on_log": log.on_log})()]
+        trainer = trainer_cls(
+            model=model_path,
+            reward_funcs=funcs,
+            args=args,
+            train_dataset=_dataset(problems, fmt),
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=callbacks,
+        )
+        resume = any(out.glob("checkpoint-*"))
+        trainer.train(resume_from_checkpoint=True if resume else None)
+        final = trainer.model.merge_and_unload() if cfg.lora else trainer.model
+        final.save_pretrained(out / "final")
+        tokenizer.save_pretrained(out / "final")
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    plot_curves(rows, out / "rl_curves.png")
+    rewards = [r["reward"] for r in rows if "reward" in r]
+    shares = [r["reward_time_share"] for r in rows if "reward_time_share" in r]
+    return {
+        "steps": trainer.state.global_step,
+        "problems": len(problems),
+        "difficulty_dropped": dropped,
+        "prompt_format": fmt,
+        "first_reward": rewards[0] if rewards else None,
+        "last_reward": rewards[-1] if rewards else None,
+        "reward_time_share": sum(shares) / len(shares) if shares else None,
+        "resumed": resume,
+    }
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+class _MetricsLog:
+    """Appends every TRL log line (plus the step's reward-time share) to a JSONL file."""
+
+    def __init__(self, path: Path, timed: list):
+        self.path, self.timed = path, timed
+        self.t0 = time.perf_counter()
+        self.reward_seconds = 0.0
+
+    def _reward_total(self) -> float:
+        return sum(f.seconds for f in self.timed)
+
+    def on_step_begin(self, args, state, control, **kw):
+        self.t0 = time.perf_counter()
+        self.reward_seconds = self._reward_total()
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        row = {"step": state.global_step, **{k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}}
+        elapsed = time.perf_counter() - self.t0
+        if self.timed and "reward" in row and elapsed > 0:
+            row["reward_seconds"] = round(self._reward_total() - self.reward_seconds, 4)
+            row["step_seconds"] = round(elapsed, 4)
+            row["reward_time_share"] = round(row["reward_seconds"] / elapsed, 4)
+        with self.path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def plot_curves(rows: list[dict], path: Path) -> None:
+    """Reward, test pass rate and completion length over steps."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    rows = [r for r in rows if "reward" in r]
+    if not rows:
+        return
+    steps = [r["step"] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    axes[0].plot(steps, [r["reward"] for r in rows], label="total")
+    for key in sorted({k for r in rows for k in r if k.startswith("rewards/") and k.endswith("/mean")}):
+        axes[0].plot(steps, [r.get(key) for r in rows], label=key.split("/")[1], alpha=0.7)
+    axes[0].set_title("reward")
+    axes[0].legend(fontsize=7)
+    pass_keys = [k for k in rows[0] if k.startswith("rewards/tests_") and k.endswith("/mean")]
+    if pass_keys:
+        axes[1].plot(steps, [r.get(pass_keys[0]) for r in rows])
+    axes[1].set_title("tests reward (pass rate)")
+    length_key = next((k for k in ("completions/mean_length", "completion_length") if k in rows[0]), None)
+    if length_key:
+        axes[2].plot(steps, [r[length_key] for r in rows])
+    axes[2].set_title("completion length (tokens)")
+    for ax in axes:
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,118 @@
+"""GRPO with verifier rewards learns a toy coding task on CPU; the recipe's config, logs and plot."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tdrl.io import write_jsonl
+from tdrl.records import Problem, Test
+
+pytest.importorskip("trl")
+TDRL = [sys.executable, "-m", "tdrl.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """Four problems ``def f(x): return x`` + ? where the tests want ``x + 1``, and a tiny model
+    SFT-warmed to answer `` + 1``, `` - 1``, `` * 2`` or `` + 2`` about equally often."""
+    from tdrl.llm.tiny import build_tiny_model
+    from tdrl.training.sft import sft_train
+
+    root = tmp_path_factory.mktemp("toy")
+    problems, rows = [], []
+    for i, name in enumerate(["f", "g", "h", "k"]):
+        prompt = f"def {name}(x):\n    return x"
+        tests = [Test("call", input=f"[{x}]", output=str(x + 1)) for x in (0, 1, 5, -3)]
+        problems.append(Problem(f"p{i}", tests, prompt=prompt, entry_point=name))
+        rows += [{"prompt": prompt, "completion": c} for c in (" + 1\n", " - 1\n", " * 2\n", " + 2\n") for _ in range(4)]
+    write_jsonl(root / "problems.jsonl", problems)
+    base = build_tiny_model(root / "base")
+    sft_train(base, rows, root / "sft", epochs=30, learning_rate=3e-3, batch_size=16, progress=False)
+    return root
+
+
+def test_grpo_raises_the_test_reward(toy, tmp_path):
+    from tdrl.training.rl import RLConfig, train_rl
+
+    cfg = RLConfig(
+        model=str(toy / "sft"),
+        problems=str(toy / "problems.jsonl"),
+        out_dir=str(tmp_path / "run"),
+        prompt_format="completion",
+        num_generations=8,
+        batch_size=16,
+        max_steps=40,
+        learning_rate=5e-3,
+        max_completion_length=6,
+        save_steps=20,
+        verifier={"workers": 2, "sandbox": "auto", "timeout": 2.0},
+    )
+    summary = train_rl(cfg, progress=False)
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rewards = [r["rewards/tests_pass_rate/mean"] for r in rows if "rewards/tests_pass_rate/mean" in r]
+    assert len(rewards) == 40 and summary["steps"] == 40
+    first, last = sum(rewards[:10]) / 10, sum(rewards[-10:]) / 10
+    assert first < 0.45 and last > first + 0.3, (first, last)  # about 0.25 (one answer in four) -> most answers right
+    assert all("reward_time_share" in r for r in rows if "reward" in r)
+    assert (tmp_path / "run" / "rl_curves.png").stat().st_size > 0
+    assert (tmp_path / "run" / "checkpoint-20").is_dir() and (tmp_path / "run" / "final" / "config.json").exists()
+
+
+def test_rl_cli_overrides_resume_and_config_errors(toy, tmp_path):
+    cfg = tmp_path / "rl.yaml"
+    cfg.write_text(
+        f"model: {toy / 'sft'}\nproblems: {toy / 'problems.jsonl'}\nout_dir: {tmp_path / 'run'}\nprompt_format: completion\n"
+        "num_generations: 4\nbatch_size: 8\nmax_steps: 2\nmax_completion_length: 6\nsave_steps: 2\nalgorithm: dr_grpo\n"
+        "rewards:\n  - {type: tests, kind: acecoder, weight: 1.0}\n  - {type: length, limit: 4, weight: 0.5}\n"
+    )
+    run = [*TDRL, "rl", "--config", str(cfg), "--no-progress"]
+    proc = subprocess.run(run, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 steps on 4 problems" in proc.stdout
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert any("rewards/tests_acecoder/mean" in r and "rewards/length_penalty/mean" in r for r in rows)
+
+    proc = subprocess.run([*run, "--set", "max_steps=3"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "3 steps" in proc.stdout  # resumed from checkpoint-2, one more step
+    steps = [json.loads(x)["step"] for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert 3 in steps
+
+    for bad, message in [
+        ("--set=algorithm=ppo", "algorithm 'ppo'"),
+        ("--set=rewardz=1", "unknown setting(s) rewardz"),
+        ("--set=rewards=[{type: magic}]", "unknown reward type 'magic'"),
+    ]:
+        proc = subprocess.run([*TDRL, "rl", "--config", str(cfg), bad], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_difficulty_filter_keeps_what_the_policy_sometimes_solves(tmp_path):
+    from tdrl.training.rl import select_by_difficulty
+
+    problems = [Problem(pid, [Test("call", input="[]", output="1")], entry_point="f") for pid in ("easy", "hard", "mid", "new")]
+    results = [
+        {"problem_id": pid, "sample_id": str(i), "status": status, "pass_rate": 1.0 if status == "pass" else 0.0}
+        for pid, statuses in {"easy": ["pass"] * 4, "hard": ["fail"] * 3 + ["infra_error"], "mid": ["pass", "fail"]}.items()
+        for i, status in enumerate(statuses)
+    ]
+    write_jsonl(tmp_path / "results.jsonl", results)
+    kept, dropped = select_by_difficulty(problems, tmp_path / "results.jsonl")
+    assert [p.id for p in kept] == ["mid", "new"] and dropped == {"always": 1, "never": 1}
+
+
+@pytest.mark.slow
+def test_rl_example_with_the_embedded_model(tmp_path):
+    proc = subprocess.run(
+        [*TDRL, "rl", "--config", str(ROOT / "examples" / "rl_humaneval.yaml"), "--set", f"out_dir={tmp_path / 'run'}"]
+        + ["--set", f"problems={ROOT / 'src' / 'tdrl' / 'data' / 'demo_problems.jsonl'}", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "run" / "rl_curves.png").exists()
