@@ -367,7 +367,7 @@ def rerank(
     greedy: Path | None = typer.Option(None, "--greedy", help="Greedy samples JSONL (one per problem) to compare with."),
     agreement: bool = typer.Option(True, "--agreement/--no-agreement", help="Rank by agreement of outputs on generated inputs."),
     inputs: int = typer.Option(20, "--inputs", help="Generated inputs per problem for agreement."),
-    subsets: int = typer.Option(8, "--subsets", help="Random subsets averaged for each N below the full set."),
+    subsets: int = typer.Option(32, "--subsets", help="Random subsets averaged for each N below the full set."),
     seed: int = typer.Option(0, "--seed"),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),

@@ -12,8 +12,10 @@ Methods, each a rule for picking one sample of a set:
 * ``greedy``: the greedy (temperature 0) sample, when one is given; independent of N;
 * ``oracle``: whether any sample passes (the upper bound of every picker).
 
-For each N in 1, 2, 4, ... up to the samples per problem, picks are made on ``subsets``
-random subsets of size N (one, the whole set, at the largest N) and averaged.
+For each N in 1, 2, 4, ... up to the samples per problem, the reward-model and agreement
+picks are made on ``subsets`` random subsets of size N (one, the whole set, at the largest
+N) and averaged; ``random`` and ``oracle`` are exact expectations over all subsets
+(``oracle`` at N is the unbiased pass@N).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from tdrl.evaluation.passk import pass_at_k
 from tdrl.records import Problem, Sample, Test
 from tdrl.synthesis.inputs import grow_inputs, grow_stdin, seeds_from_hints
 from tdrl.synthesis.reference import _literal, _signature, seed_inputs
@@ -101,7 +104,7 @@ def pick(method: str, cands: list[Candidate]) -> float:
     raise ValueError(f"unknown method {method!r}")
 
 
-def best_of_n(problems: list[ProblemCandidates], methods: list[str], subsets: int = 8, seed: int = 0) -> dict:
+def best_of_n(problems: list[ProblemCandidates], methods: list[str], subsets: int = 32, seed: int = 0) -> dict:
     """``{"n": [...], "methods": {method: [pass rate of the pick at each n]}, "problems": count}``."""
     n_max = min(len(p.candidates) for p in problems)
     ns = [1]
@@ -118,6 +121,10 @@ def best_of_n(problems: list[ProblemCandidates], methods: list[str], subsets: in
             for m in methods:
                 if m == "greedy":
                     totals[m] += float(bool(p.greedy_passed))
+                elif m in ("oracle", "random"):  # exact expectations over all subsets of size n
+                    c = sum(x.passed for x in p.candidates)
+                    total = len(p.candidates)
+                    totals[m] += pass_at_k(total, c, n) if m == "oracle" else c / total
                 else:
                     totals[m] += sum(pick(m, d) for d in draws) / len(draws)
         for m in methods:
@@ -179,7 +186,7 @@ def rerank_files(
     greedy_path=None,
     agreement: bool = True,
     n_inputs: int = 20,
-    subsets: int = 8,
+    subsets: int = 32,
     seed: int = 0,
     workers: int | None = None,
     sandbox: str = "auto",
