@@ -461,6 +461,22 @@ def export_verl_cmd(
 
 
 @app.command()
+def iterate(
+    config: Path | None = typer.Option(None, "--config", help="Iteration YAML (IterateConfig fields)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest; repeatable)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress and training logs."),
+) -> None:
+    """Iterative self-training: sample, verify, mine hard negatives, retrain the reranker, RL against it; per round."""
+    from tdrl.training.iterate import format_rounds, load_iterate_config, run_iterate
+
+    with _user_errors(ValueError, FileNotFoundError):
+        cfg = load_iterate_config(config, list(overrides))
+        summary = run_iterate(cfg, progress=progress)
+    typer.echo(format_rounds(summary["rounds"]))
+    typer.echo(f"summary: {cfg.out_dir}/summary.json, plot: {cfg.out_dir}/rounds.png")
+
+
+@app.command()
 def demo(
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),

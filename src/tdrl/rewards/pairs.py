@@ -178,3 +178,53 @@ def pairs_files(
 
         Dataset.from_list(pairs).save_to_disk(str(dataset_dir))
     return len(pairs), totals
+
+
+def mine_hard_negatives(
+    problems: dict[str, Problem],
+    scored: list[tuple[Sample, dict]],
+    scorer,
+    top_fraction: float = 0.5,
+    conversational: bool = False,
+) -> list[dict]:
+    """Pairs that correct the reward model's mistakes (RewardRanker's hard negatives).
+
+    Per problem, the wrong programs (not passing every test; infrastructure failures left
+    out) are ranked by the reward model's score, and the top ``top_fraction`` of them (the
+    wrong programs it likes best) are each paired against the correct program it likes
+    least, so every pair is one the model currently gets wrong or nearly wrong. Problems
+    without a correct program give no pairs.
+    """
+    by_problem: dict[str, list[tuple[Sample, dict]]] = {}
+    for sample, result in scored:
+        if result.get("status") != "infra_error":
+            by_problem.setdefault(sample.problem_id, []).append((sample, result))
+    pairs = []
+    for pid, items in sorted(by_problem.items()):
+        problem = problems[pid]
+        scores = scorer([prompt_of(problem, s, False) for s, _ in items], [s.completion for s, _ in items])
+        right = [(score, s, r) for score, (s, r) in zip(scores, items) if r["status"] == "pass"]
+        wrong = [(score, s, r) for score, (s, r) in zip(scores, items) if r["status"] != "pass"]
+        if not right or not wrong:
+            continue
+        wrong.sort(key=lambda x: -x[0])
+        keep = wrong[: max(1, round(len(wrong) * top_fraction))]
+        c_score, cs, cr = min(right, key=lambda x: x[0])
+        for w_score, ws, wr in keep:
+            pairs.append(
+                {
+                    "prompt": prompt_of(problem, cs, conversational),
+                    "chosen": _response(cs, conversational),
+                    "rejected": _response(ws, conversational),
+                    "problem_id": pid,
+                    "chosen_id": cs.sample_id,
+                    "rejected_id": ws.sample_id,
+                    "chosen_pass_rate": float(cr["pass_rate"]),
+                    "rejected_pass_rate": float(wr["pass_rate"]),
+                    "pass_rate_gap": round(float(cr["pass_rate"]) - float(wr["pass_rate"]), 6),
+                    "model": str(cs.extra.get("model", "")),
+                    "source": "hard_negative",
+                    "score_gap": round(c_score - w_score, 6),  # negative: the model ranks the wrong one higher
+                }
+            )
+    return pairs
