@@ -36,11 +36,19 @@ def test_two_rounds_with_per_round_metrics_and_resume(toy, tmp_path):
     assert (tmp_path / "run" / "rounds.png").exists() and "policy_pass_at_1" in proc.stdout
 
     # killed during round 1's RL: a rerun redoes that stage only
-    stamps = {str(p.relative_to(tmp_path)): p.stat().st_mtime_ns for p in (tmp_path / "run").glob("round-*/*.done") if p.name != "rl.done"}
+    stamps = {
+        str(p.relative_to(tmp_path)): p.stat().st_mtime_ns
+        for p in (tmp_path / "run").glob("round-*/*.done")
+        if p.name != "rl.done"
+    }
     (tmp_path / "run" / "round-1" / "rl.done").unlink()
     proc = subprocess.run([*run, "--set", "rl.max_steps=2"], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     redone = json.loads((tmp_path / "run" / "round-1" / "rl.done").read_text())
     assert redone["resumed"] and redone["steps"] == 4  # from the run's last checkpoint, already at step 4
-    after = {str(p.relative_to(tmp_path)): p.stat().st_mtime_ns for p in (tmp_path / "run").glob("round-*/*.done") if p.name != "rl.done"}
+    after = {
+        str(p.relative_to(tmp_path)): p.stat().st_mtime_ns
+        for p in (tmp_path / "run").glob("round-*/*.done")
+        if p.name != "rl.done"
+    }
     assert after == stamps
