@@ -477,6 +477,51 @@ def iterate(
 
 
 @app.command()
+def srl(
+    trajectories: Path = typer.Option(..., "--trajectories", help="Trajectories JSONL (id, problem, steps[, kind, meta])."),
+    model: str = typer.Option("embedded", "--model", help="Policy: HF id or path, or 'embedded'."),
+    out: Path = typer.Option(Path("srl-run"), "--out", help="Run folder."),
+    rounds: int = typer.Option(2, "--rounds", help="Dynamic-sampling rounds (re-filter, then GRPO)."),
+    steps_per_round: int = typer.Option(10, "--steps-per-round"),
+    rollouts: int = typer.Option(4, "--rollouts", help="Rollouts per prompt (GRPO group size)."),
+    epsilon: float = typer.Option(1e-4, "--epsilon", help="Drop prompts whose reward std is at most this."),
+    autojunk: bool = typer.Option(False, "--autojunk/--no-autojunk", help="SequenceMatcher's autojunk heuristic."),
+    prompt_format: str = typer.Option("completion", "--format", help="completion | instruct."),
+    lr: float = typer.Option(5e-4, "--lr"),
+    max_tokens: int = typer.Option(64, "--max-tokens", help="Most tokens per rollout."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Completions per step (a multiple of --rollouts)."),
+    then_rl_steps: int = typer.Option(0, "--then-rl-steps", help="RLVR steps on whole problems after SRL (math)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Supervised RL: step-wise similarity rewards from expert trajectories on GRPO, then optional RLVR."""
+    from tdrl.training.srl import SRLConfig, train_srl
+
+    cfg = SRLConfig(
+        model=model,
+        trajectories=str(trajectories),
+        out_dir=str(out),
+        rounds=rounds,
+        steps_per_round=steps_per_round,
+        rollouts=rollouts,
+        epsilon=epsilon,
+        autojunk=autojunk,
+        prompt_format=prompt_format,
+        then_rl_steps=then_rl_steps,
+        rl={"learning_rate": lr, "max_completion_length": max_tokens, "save_steps": 100_000, "batch_size": batch_size},
+    )
+    with _user_errors(ValueError, FileNotFoundError):
+        summary = train_srl(cfg, progress=progress)
+    for r in summary["rounds"]:
+        typer.echo(
+            f"round {r['round']}: mean step reward {r['mean_step_reward']:.3f}, {r['filtered']} prompts filtered, {r['kept']} kept"
+        )
+    typer.echo(f"after SRL: mean step reward {summary['final_mean_step_reward']:.3f}")
+    if "rlvr" in summary:
+        typer.echo(f"RLVR: answer reward {summary['rlvr']['first_reward']} -> {summary['rlvr']['last_reward']}")
+    typer.echo(f"policy: {summary['policy']}; summary: {out}/srl_summary.json")
+
+
+@app.command()
 def demo(
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),

@@ -161,8 +161,13 @@ def _dataset(problems: list, fmt: str):
     return Dataset.from_list(rows)
 
 
-def train_rl(cfg: RLConfig, progress: bool = True) -> dict:
-    """Run the recipe; returns a summary (first and last mean reward, steps, reward time share)."""
+def train_rl(cfg: RLConfig, progress: bool = True, rows: list[dict] | None = None, reward_funcs: list | None = None) -> dict:
+    """Run the recipe; returns a summary (first and last mean reward, steps, reward time share).
+
+    Other recipes (SRL) pass ``rows`` (dataset records with a text ``prompt`` and the columns
+    their rewards read) and ``reward_funcs`` (weights from the ``weight`` of ``cfg.rewards``
+    are then ignored: all 1) instead of problems and configured rewards.
+    """
     import torch
     from transformers import AutoTokenizer, TrainerCallback
 
@@ -180,7 +185,7 @@ def train_rl(cfg: RLConfig, progress: bool = True) -> dict:
         datasets.disable_progress_bars()
         transformers.logging.set_verbosity_error()
 
-    problems = read_problems(cfg.problems)
+    problems = read_problems(cfg.problems) if rows is None else []
     if cfg.limit:
         problems = problems[: cfg.limit]
     dropped = {}
@@ -188,7 +193,7 @@ def train_rl(cfg: RLConfig, progress: bool = True) -> dict:
         problems, dropped = select_by_difficulty(
             problems, cfg.difficulty["results"], cfg.difficulty.get("min", 0.0), cfg.difficulty.get("max", 1.0)
         )
-    if not problems:
+    if not problems and not rows:
         raise ValueError(f"no problems left to train on (difficulty filter dropped {dropped})")
     model_path = resolve_model(cfg.model)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -234,7 +239,10 @@ def train_rl(cfg: RLConfig, progress: bool = True) -> dict:
     timeout = float(vcfg.pop("timeout", 3.0))
     with Verifier(workers=vcfg.pop("workers", None), time_policy=TimePolicy(timeout=timeout), **vcfg) as verifier:
         by_id = {p.id: p for p in problems}
-        funcs, weights = build_rewards(cfg, by_id, verifier)
+        if reward_funcs is None:
+            funcs, weights = build_rewards(cfg, by_id, verifier)
+        else:
+            funcs, weights = list(reward_funcs), [1.0] * len(reward_funcs)
         if cfg.algorithm == "rloo":
             from trl import RLOOConfig, RLOOTrainer
 
@@ -261,7 +269,7 @@ def train_rl(cfg: RLConfig, progress: bool = True) -> dict:
             model=model_path,
             reward_funcs=funcs,
             args=args,
-            train_dataset=_dataset(problems, fmt),
+            train_dataset=_dataset(problems, fmt) if rows is None else _rows_dataset(rows, fmt),
             processing_class=tokenizer,
             peft_config=peft_config,
             callbacks=callbacks,
@@ -277,7 +285,7 @@ def train_rl(cfg: RLConfig, progress: bool = True) -> dict:
     shares = [r["reward_time_share"] for r in rows if "reward_time_share" in r]
     return {
         "steps": trainer.state.global_step,
-        "problems": len(problems),
+        "problems": len(problems) if rows is None else len(rows),
         "difficulty_dropped": dropped,
         "prompt_format": fmt,
         "first_reward": rewards[0] if rewards else None,
@@ -285,6 +293,14 @@ def train_rl(cfg: RLConfig, progress: bool = True) -> dict:
         "reward_time_share": sum(shares) / len(shares) if shares else None,
         "resumed": resume,
     }
+
+
+def _rows_dataset(rows: list[dict], fmt: str):
+    from datasets import Dataset
+
+    if fmt == "instruct":
+        rows = [{**r, "prompt": [{"role": "user", "content": r["prompt"]}]} for r in rows]
+    return Dataset.from_list(rows)
 
 
 def _has(module: str) -> bool:

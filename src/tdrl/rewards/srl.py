@@ -1,0 +1,158 @@
+"""Supervised RL (SRL): step-wise rewards from expert trajectories.
+
+A trajectory is a problem and the expert's ordered steps (``{"id", "problem", "steps":
+[...], "kind"?: "math" | "agent"}``). A trajectory of N steps expands into N-1 training
+instances (steps 2..N as targets; step 1 as well with ``include_first``): the prompt
+shows the problem and the expert's steps so far and asks for a ``<think>`` monologue,
+then the next step. The reward compares the step written after the monologue with the
+expert's step: ``difflib.SequenceMatcher(...).ratio()`` (2M/T), in [0, 1]; an answer
+without a closed ``<think>...</think>`` followed by a step scores -1.
+
+``SequenceMatcher``'s ``autojunk`` heuristic treats characters that fill more than 1% of a
+string of 200 or more characters as junk, which lowers ratios of long steps; it is off by
+default here (``autojunk=False``) and can be turned on. Other similarity functions plug in
+through ``similarity=``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tdrl.io import InputError, iter_jsonl
+
+PROMPT = (
+    "Solve the problem step by step. The expert's previous steps are given. First think inside "
+    "<think> </think>, then write only the next step.\n\nProblem:\n{problem}\n\nPrevious steps:\n{previous}\n\nNext step:"
+)
+
+
+@dataclass
+class Trajectory:
+    id: str
+    problem: str
+    steps: list[str]
+    kind: str = "math"
+    meta: dict = field(default_factory=dict)
+
+
+def read_trajectories(path) -> list[Trajectory]:
+    """Trajectories JSONL; a bad line fails with ``file:line: field ...``."""
+    out = []
+    for lineno, d in iter_jsonl(path):
+        if not isinstance(d, dict):
+            raise InputError(path, lineno, None, "expected an object")
+        if not isinstance(d.get("id"), str):
+            raise InputError(path, lineno, "id", "missing or not a string")
+        if not isinstance(d.get("problem"), str):
+            raise InputError(path, lineno, "problem", "missing or not a string")
+        steps = d.get("steps")
+        if not isinstance(steps, list) or len(steps) < 1:
+            raise InputError(path, lineno, "steps", "expected a non-empty list of strings")
+        for i, s in enumerate(steps):
+            if not isinstance(s, str) or not s.strip():
+                raise InputError(path, lineno, f"steps[{i}]", "expected a non-empty string")
+        out.append(Trajectory(d["id"], d["problem"], steps, d.get("kind", "math"), d.get("meta") or {}))
+    return out
+
+
+def expand(trajectories: list[Trajectory], include_first: bool = False) -> list[dict]:
+    """Training instances: ``{"prompt", "expert_step", "trajectory_id", "step_index"}``, one per target step."""
+    rows = []
+    for t in trajectories:
+        for k in range(0 if include_first else 1, len(t.steps)):
+            previous = "\n".join(f"{i + 1}. {s}" for i, s in enumerate(t.steps[:k])) or "(none)"
+            rows.append(
+                {
+                    "prompt": PROMPT.format(problem=t.problem, previous=previous),
+                    "expert_step": t.steps[k],
+                    "trajectory_id": t.id,
+                    "step_index": k,
+                }
+            )
+    return rows
+
+
+_ANSWER = re.compile(r"^\s*<think>(.*?)</think>\s*(.+?)\s*$", re.S)
+
+
+def parse_step(text: str) -> str | None:
+    """The step after the monologue, or None when the answer is malformed."""
+    m = _ANSWER.match(text)
+    if not m:
+        return None
+    step = m.group(2).strip()
+    return step.splitlines()[0].strip() if step else None
+
+
+def sequence_ratio(a: str, b: str, autojunk: bool = False) -> float:
+    return difflib.SequenceMatcher(None, a, b, autojunk=autojunk).ratio()
+
+
+def step_reward(text: str, expert: str, similarity: Callable[[str, str], float] | None = None, autojunk: bool = False) -> float:
+    """Similarity of the model's next step to the expert's in [0, 1]; -1 for a malformed answer."""
+    step = parse_step(text)
+    if step is None:
+        return -1.0
+    return similarity(step, expert) if similarity else sequence_ratio(step, expert, autojunk)
+
+
+class StepReward:
+    """TRL reward function: needs the dataset column ``expert_step``."""
+
+    __name__ = "srl_step"
+
+    def __init__(self, similarity: Callable[[str, str], float] | None = None, autojunk: bool = False):
+        self.similarity, self.autojunk = similarity, autojunk
+
+    def __call__(self, prompts, completions, expert_step, **_) -> list[float]:
+        from tdrl.rewards.functions import completion_text
+
+        return [step_reward(completion_text(c), e, self.similarity, self.autojunk) for c, e in zip(completions, expert_step)]
+
+
+def dynamic_filter(rows: list[dict], rewards: list[list[float]], epsilon: float = 1e-4) -> tuple[list[dict], int]:
+    """Keep prompts whose rollouts' rewards vary (std > ``epsilon``): the others carry no GRPO signal."""
+    kept = []
+    for row, rs in zip(rows, rewards):
+        mean = sum(rs) / len(rs)
+        std = (sum((r - mean) ** 2 for r in rs) / len(rs)) ** 0.5
+        if std > epsilon:
+            kept.append(row)
+    return kept, len(rows) - len(kept)
+
+
+# --------------------------------------------------------------------------- synthetic trajectories
+
+
+def arithmetic_trajectories(n: int, seed: int = 0) -> list[Trajectory]:
+    """Math-style: evaluate ``a op b op c ...`` left to right, one ``x op y = z`` line per step."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        terms = [rng.randint(1, 9) for _ in range(rng.randint(3, 5))]
+        ops = [rng.choice("+-*") for _ in terms[1:]]
+        expr = str(terms[0]) + "".join(f" {o} {t}" for o, t in zip(ops, terms[1:]))
+        value, steps = terms[0], []
+        for o, t in zip(ops, terms[1:]):
+            new = value + t if o == "+" else value - t if o == "-" else value * t
+            steps.append(f"{value} {o} {t} = {new}")
+            value = new
+        steps.append(f"answer: {value}")
+        out.append(Trajectory(f"arith-{i}", f"Compute {expr} from left to right.", steps, "math", {"answer": value}))
+    return out
+
+
+def shell_trajectories(n: int, seed: int = 0) -> list[Trajectory]:
+    """Agent-style: create a project folder and files, one shell command per step."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        name = rng.choice(["app", "lib", "tool", "demo"]) + str(i)
+        files = rng.sample(["main.py", "util.py", "README.md", "test.py", "setup.cfg"], rng.randint(1, 3))
+        steps = [f"mkdir {name}", f"cd {name}"] + [f"touch {f}" for f in files] + ["ls"]
+        out.append(Trajectory(f"shell-{i}", f"Create a folder {name} containing {', '.join(files)} and list it.", steps, "agent"))
+    return out

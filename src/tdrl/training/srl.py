@@ -1,0 +1,130 @@
+"""``tdrl srl``: SRL on GRPO (KL 0, several rollouts per prompt), with dynamic sampling; then RLVR.
+
+Each of ``rounds`` rounds: the current policy answers every step instance ``rollouts``
+times; instances whose rewards do not vary (standard deviation <= ``epsilon``) are
+filtered out for that round (they give GRPO no signal), and the count is logged; GRPO then
+trains on the rest for ``steps_per_round`` steps. With ``then_rl_steps`` > 0 the policy
+continues with outcome rewards (RLVR): the whole problem, rewarded 1 when the final
+``answer: N`` line is right (math trajectories with ``meta.answer``).
+
+Writes ``<out>/round-k/`` (GRPO runs), ``<out>/srl_summary.json`` and the final policy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tdrl.rewards.srl import PROMPT, StepReward, Trajectory, dynamic_filter, expand, step_reward
+
+
+@dataclass
+class SRLConfig:
+    model: str = "embedded"
+    trajectories: str = ""
+    out_dir: str = "srl-run"
+    rounds: int = 2
+    steps_per_round: int = 10
+    rollouts: int = 4
+    epsilon: float = 1e-4
+    autojunk: bool = False
+    prompt_format: str = "completion"
+    then_rl_steps: int = 0
+    rl: dict = field(default_factory=dict)  # RLConfig fields for both stages (max_steps is set here)
+
+
+def answer_reward(prompts, completions, answer, **_) -> list[float]:
+    """RLVR for math trajectories: 1 when the last ``answer: N`` in the completion equals the expected answer."""
+    from tdrl.rewards.functions import completion_text
+
+    out = []
+    for c, want in zip(completions, answer):
+        found = re.findall(r"answer:\s*(-?\d+)", completion_text(c))
+        out.append(1.0 if found and int(found[-1]) == int(want) else 0.0)
+    return out
+
+
+answer_reward.__name__ = "answer"
+
+
+def _rollout_rewards(policy: str, rows: list[dict], n: int, max_tokens: int, autojunk: bool, seed: int) -> list[list[float]]:
+    from tdrl.llm.hf import HFModel
+
+    model = HFModel(policy)
+    out = []
+    for i, row in enumerate(rows):
+        gens = model.generate(row["prompt"], n=n, max_new_tokens=max_tokens, temperature=1.0, seed=seed + i)
+        out.append([step_reward(g.text, row["expert_step"], autojunk=autojunk) for g in gens])
+    return out
+
+
+def train_srl(cfg: SRLConfig, trajectories: list[Trajectory] | None = None, progress: bool = True) -> dict:
+    """Run SRL rounds (and RLVR after them); returns the summary written to ``srl_summary.json``."""
+    from tdrl.rewards.srl import read_trajectories
+    from tdrl.training.rl import RLConfig, train_rl
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    trajectories = trajectories if trajectories is not None else read_trajectories(cfg.trajectories)
+    rows = expand(trajectories)
+    if not rows:
+        raise ValueError("no step instances: every trajectory has a single step")
+    policy = cfg.model
+    rl_base = {"beta": 0.0, "num_generations": cfg.rollouts, "batch_size": cfg.rollouts * 2, **cfg.rl}
+    summary: dict = {"config": asdict(cfg), "instances": len(rows), "rounds": []}
+    step_fn = StepReward(autojunk=cfg.autojunk)
+    for k in range(cfg.rounds):
+        max_tokens = int(rl_base.get("max_completion_length", 64))
+        rewards = _rollout_rewards(policy, rows, cfg.rollouts, max_tokens, cfg.autojunk, 1000 * k)
+        kept, filtered = dynamic_filter(rows, rewards, cfg.epsilon)
+        mean_before = sum(sum(r) / len(r) for r in rewards) / len(rewards)
+        record = {"round": k, "filtered": filtered, "kept": len(kept), "mean_step_reward": round(mean_before, 4)}
+        if kept:
+            rl_cfg = RLConfig(
+                **{
+                    "prompt_format": cfg.prompt_format,
+                    **rl_base,
+                    "model": policy,
+                    "problems": "-",
+                    "out_dir": str(out / f"round-{k}"),
+                    "max_steps": cfg.steps_per_round,
+                }
+            )
+            result = train_rl(rl_cfg, progress=progress, rows=kept, reward_funcs=[step_fn])
+            record.update(first_reward=result["first_reward"], last_reward=result["last_reward"])
+            policy = str(out / f"round-{k}" / "final")
+        summary["rounds"].append(record)
+    final_rewards = _rollout_rewards(
+        policy, rows, cfg.rollouts, int(rl_base.get("max_completion_length", 64)), cfg.autojunk, 99_999
+    )
+    summary["final_mean_step_reward"] = round(sum(sum(r) / len(r) for r in final_rewards) / len(final_rewards), 4)
+    if cfg.then_rl_steps > 0:
+        whole = [
+            {
+                "prompt": PROMPT.format(problem=t.problem, previous="(none)").replace(
+                    "write only the next step", "write every step"
+                ),
+                "answer": t.meta["answer"],
+            }
+            for t in trajectories
+            if "answer" in t.meta
+        ]
+        if whole:
+            rl_cfg = RLConfig(
+                **{
+                    "prompt_format": cfg.prompt_format,
+                    **rl_base,
+                    "model": policy,
+                    "problems": "-",
+                    "out_dir": str(out / "rlvr"),
+                    "max_steps": cfg.then_rl_steps,
+                }
+            )
+            result = train_rl(rl_cfg, progress=progress, rows=whole, reward_funcs=[answer_reward])
+            summary["rlvr"] = {"first_reward": result["first_reward"], "last_reward": result["last_reward"]}
+            policy = str(out / "rlvr" / "final")
+    summary["policy"] = policy
+    (out / "srl_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
