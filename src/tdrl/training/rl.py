@@ -279,10 +279,10 @@ def train_rl(cfg: RLConfig, progress: bool = True, rows: list[dict] | None = Non
         final = trainer.model.merge_and_unload() if cfg.lora else trainer.model
         final.save_pretrained(out / "final")
         tokenizer.save_pretrained(out / "final")
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    plot_curves(rows, out / "rl_curves.png")
-    rewards = [r["reward"] for r in rows if "reward" in r]
-    shares = [r["reward_time_share"] for r in rows if "reward_time_share" in r]
+    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    plot_curves(logged, out / "rl_curves.png")
+    rewards = [r["reward"] for r in logged if "reward" in r]
+    shares = [r["reward_time_share"] for r in logged if "reward_time_share" in r]
     return {
         "steps": trainer.state.global_step,
         "problems": len(problems) if rows is None else len(rows),
