@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from tdrl.execution.values import values_equal
 from tdrl.records import Problem, Test
-from tdrl.synthesis.llm import ParseError, Seed
+from tdrl.synthesis.llm import ParseError, Seed, _json_candidates
 from tdrl.synthesis.reference import SynthConfig, SynthOutcome, _literal, _select, _signature
 
 INSTRUCTION = (
@@ -77,8 +77,7 @@ def _defines(code: str, name: str) -> bool:
 def parse_oracle_answer(text: str, entry: str | None) -> OracleAnswer:
     """The brute force and the generator from a model's answer, or :class:`ParseError`."""
     obj = None
-    first, last = text.find("{"), text.rfind("}")
-    for cand in re.findall(r"```json\s*\n(.*?)```", text, re.S) + ([text[first : last + 1]] if 0 <= first < last else []):
+    for cand in _json_candidates(text):
         try:
             value = json.loads(cand)
         except ValueError:

@@ -199,8 +199,9 @@ def _synth_llm(
                 one = _oracle_seed if method == "oracle" else _llm_seed
                 jobs = pool.map(lambda seed: one(seed, chat, verifier, cfg, method, opts, solutions.get(seed.id, [])), todo)
                 for seed, (problem, reason, stats, errors) in zip(todo, jobs):
-                    if problem is not None and _contaminated(problem, index):
-                        reason = f"overlaps benchmark prompts: {', '.join(_contaminated(problem, index)[:5])}"
+                    overlap = _contaminated(problem, index) if problem is not None else []
+                    if overlap:
+                        reason = f"overlaps benchmark prompts: {', '.join(overlap[:5])}"
                     if reason is None:
                         out.write(problem)
                         summary.kept += 1

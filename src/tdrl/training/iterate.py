@@ -24,7 +24,7 @@ metrics across rounds.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
@@ -53,23 +53,9 @@ class IterateConfig:
 
 
 def load_iterate_config(path, overrides: list[str] = ()) -> IterateConfig:
-    import yaml
+    from tdrl.training.common import load_recipe
 
-    data = yaml.safe_load(Path(path).read_text()) if path else {}
-    data = data or {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set {item!r}: expected key=value")
-        node = data
-        *parents, last = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = yaml.safe_load(value)
-    unknown = sorted(set(data) - {f.name for f in fields(IterateConfig)})
-    if unknown:
-        raise ValueError(f"{path or '--set'}: unknown setting(s) {', '.join(unknown)}")
-    cfg = IterateConfig(**data)
+    cfg = load_recipe(IterateConfig, path, overrides)
     if not cfg.problems:
         raise ValueError("no problems: set `problems:` or --set problems=PATH")
     if cfg.language != "python":

@@ -93,27 +93,22 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
     """Train, save to ``out_dir`` (model, tokenizer, ``metrics.json``, ``accuracy.png``); returns the metrics."""
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
     from trl import RewardConfig, RewardTrainer
 
     from tdrl.llm.embedded import resolve_model
     from tdrl.rewards.model import RewardModelScorer
+    from tdrl.training.common import load_tokenizer, quiet
 
     cfg = cfg or RMConfig()
     out_dir = Path(out_dir)
     if not progress:
-        import datasets
-        import transformers
-
-        datasets.disable_progress_bars()
-        transformers.logging.set_verbosity_error()
+        quiet()
     pairs = load_pairs(pairs_path)
     if not pairs:
         raise ValueError(f"{pairs_path}: no pairs to train on")
     backbone = resolve_model(cfg.backbone)
-    tokenizer = AutoTokenizer.from_pretrained(backbone)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(backbone)
     train, held = split_by_problem(pairs, cfg.eval_share, cfg.seed)
 
     length = _Lengths(tokenizer)
@@ -121,8 +116,9 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
     def fits(p: dict) -> bool:  # TRL silently drops longer pairs; count them instead
         return max(length(p.get("prompt", ""), p["chosen"]), length(p.get("prompt", ""), p["rejected"])) <= cfg.max_length
 
-    too_long = sum(not fits(p) for p in train + held)
+    n_before = len(train) + len(held)
     train, held = [p for p in train if fits(p)], [p for p in held if fits(p)]
+    too_long = n_before - len(train) - len(held)
     if not train:
         raise ValueError(f"no training pairs left: {too_long} longer than --max-length {cfg.max_length}")
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
@@ -59,27 +59,9 @@ class RLConfig:
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> RLConfig:
     """An :class:`RLConfig` from YAML plus ``key=value`` overrides (values parsed as YAML)."""
-    import yaml
+    from tdrl.training.common import load_recipe
 
-    data = {}
-    if path is not None:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of settings")
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set {item!r}: expected key=value")
-        node = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(value)
-    known = {f.name for f in fields(RLConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{path or '--set'}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-    cfg = RLConfig(**data)
+    cfg = load_recipe(RLConfig, path, overrides)
     if cfg.algorithm not in (*LOSS_TYPES, "rloo"):
         raise ValueError(f"algorithm {cfg.algorithm!r}: one of {', '.join(LOSS_TYPES)}, rloo")
     if not cfg.problems:
@@ -169,21 +151,18 @@ def train_rl(cfg: RLConfig, progress: bool = True, rows: list[dict] | None = Non
     are then ignored: all 1) instead of problems and configured rewards.
     """
     import torch
-    from transformers import AutoTokenizer, TrainerCallback
+    from transformers import TrainerCallback
 
     from tdrl.execution import TimePolicy, Verifier
     from tdrl.io import read_problems
     from tdrl.llm.embedded import resolve_model
+    from tdrl.training.common import load_tokenizer, quiet
 
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
     if not progress:
-        import datasets
-        import transformers
-
-        datasets.disable_progress_bars()
-        transformers.logging.set_verbosity_error()
+        quiet()
 
     problems = read_problems(cfg.problems) if rows is None else []
     if cfg.limit:
@@ -196,9 +175,7 @@ def train_rl(cfg: RLConfig, progress: bool = True, rows: list[dict] | None = Non
     if not problems and not rows:
         raise ValueError(f"no problems left to train on (difficulty filter dropped {dropped})")
     model_path = resolve_model(cfg.model)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(model_path)
     fmt = cfg.prompt_format
     if fmt == "auto":
         fmt = "instruct" if tokenizer.chat_template else "completion"

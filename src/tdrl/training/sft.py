@@ -23,17 +23,15 @@ def sft_train(
     """Fine-tune ``model`` on ``rows``; returns TRL's training metrics. The model is saved to ``out_dir``."""
     import torch
     from datasets import Dataset
-    from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     from tdrl.llm.embedded import resolve_model
+    from tdrl.training.common import load_tokenizer
 
     if not rows:
         raise ValueError("no SFT rows")
     path = resolve_model(model)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(path)
     gpu = torch.cuda.is_available()
     args = SFTConfig(
         output_dir=str(Path(out_dir) / "checkpoints"),
