@@ -115,6 +115,12 @@ def test_demo_with_the_embedded_model(tmp_path):
     assert "GRPO steps" in proc.stdout and (tmp_path / "rl" / "rl_curves.png").exists()
     rows = [json.loads(x) for x in (tmp_path / "rl" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "reward" in r] == [1, 2]
+    assert "environments (greedy" in proc.stdout
+    for env, episodes in (("points", 4), ("navigation", None)):
+        report = json.loads((tmp_path / "envs" / env / "report.json").read_text())
+        assert set(report["splits"]) == {"id", "ood"} and report["model"] == "embedded"
+        if episodes:
+            assert all(r["episodes"] == episodes for r in report["splits"].values())
 
 
 def test_import_tdrl_is_light():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from pathlib import Path
 from typing import NoReturn
 
@@ -46,14 +47,27 @@ def verify(
         False, "--fail-fast", help="Stop a sample at its first failing test (pass rates become lower bounds)."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ray: str | None = typer.Option(
+        None,
+        "--ray",
+        metavar="ADDRESS",
+        help="Run on Ray: local | auto | a Ray address (needs tdrl[ray]); --workers is per node.",
+    ),
 ) -> None:
-    """Run samples against their problems' tests in the sandbox and write one result per sample."""
+    """Run samples against their problems' tests in the sandbox and write one result per sample.
+
+    With --ray, --samples may also be a folder of .jsonl/.parquet shards, and results are
+    written in input order (docs/scale.md).
+    """
     from tdrl.execution import Limits, TimePolicy
     from tdrl.execution.run import verify_files
+    from tdrl.scale.cluster import RayNotInstalled, ray_cluster
+    from tdrl.scale.ray_verify import ray_verify_files
 
     policy = TimePolicy(timeout=timeout, min_timeout=min_timeout, factor=timeout_factor, max_sample=max_sample_time)
-    with _user_errors():
-        summary = verify_files(
+    run = functools.partial(ray_verify_files, address=ray) if ray else verify_files
+    with _user_errors(RayNotInstalled), ray_cluster(ray):
+        summary = run(
             problems,
             samples,
             out,
@@ -65,6 +79,8 @@ def verify(
             stop_on_first_failure=fail_fast,
             progress=progress,
         )
+    if ray:
+        typer.echo(f"ray: {summary.nodes} nodes, {summary.actor_deaths} actor deaths, {summary.poisoned} samples poisoned")
     typer.echo(
         f"{summary.samples} verified, {summary.skipped} already done; statuses {dict(summary.statuses)}; "
         f"mean pass rate {summary.mean_pass_rate:.3f}; sandbox {summary.isolation}"
@@ -93,10 +109,17 @@ def sample(
     concurrency: int = typer.Option(8, "--concurrency", help="openai: requests in flight."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="openai: response cache (default ~/.cache/tdrl/llm)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ray: str | None = typer.Option(
+        None,
+        "--ray",
+        metavar="ADDRESS",
+        help="Run on Ray: local | auto | a Ray address (needs tdrl[ray]); openai only, --concurrency per node.",
+    ),
 ) -> None:
     """Sample N completions per problem from a model and write them as verifier samples."""
     from tdrl.llm.embedded import cache_dir as default_cache
     from tdrl.sampling.sample import SampleParams, sample_files
+    from tdrl.scale.cluster import RayNotInstalled, ray_cluster
 
     params = SampleParams(
         n=n,
@@ -107,19 +130,36 @@ def sample(
         prompt_format=prompt_format,
         stop=stop or None,
     )
-    with _user_errors(FileNotFoundError, ValueError):
-        summary = sample_files(
-            problems,
-            out,
-            model,
-            params,
-            backend=backend,
-            base_url=base_url,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            cache_dir=cache_dir or default_cache() / "llm",
-            progress=progress,
-        )
+    if ray and backend != "openai":
+        _fail("--ray samples through an OpenAI-compatible server: add --backend openai --base-url URL")
+    with _user_errors(FileNotFoundError, ValueError, RayNotInstalled), ray_cluster(ray):
+        if ray:
+            from tdrl.scale.ray_sample import ray_sample_files
+
+            summary = ray_sample_files(
+                problems,
+                out,
+                model,
+                params,
+                base_url=base_url,
+                concurrency=concurrency,
+                cache_dir=cache_dir or default_cache() / "llm",
+                progress=progress,
+                address=ray,
+            )
+        else:
+            summary = sample_files(
+                problems,
+                out,
+                model,
+                params,
+                backend=backend,
+                base_url=base_url,
+                concurrency=concurrency,
+                batch_size=batch_size,
+                cache_dir=cache_dir or default_cache() / "llm",
+                progress=progress,
+            )
     typer.echo(
         f"{summary.samples} samples for {summary.problems - summary.skipped} problems ({summary.skipped} already done) in "
         f"{summary.seconds:.1f}s: {summary.samples_per_second:.2f} samples/s, {summary.completion_tokens} tokens; finish {dict(summary.finish)}"
@@ -180,9 +220,17 @@ def synth(
         [], "--decontaminate", help="Benchmark file whose prompts must not leak (repeatable)."
     ),
     ngram: int = typer.Option(13, "--ngram", help="Words in the n-grams compared for decontamination."),
+    ray: str | None = typer.Option(
+        None,
+        "--ray",
+        metavar="ADDRESS",
+        help="Run on Ray: local | auto | a Ray address (needs tdrl[ray]); --workers per node; llm, oracle: openai only.",
+    ),
 ) -> None:
     """Synthesize tests: from reference solutions (reference), asserts written by an LLM (llm), or an LLM's brute force (oracle)."""
     from tdrl.llm.embedded import cache_dir as default_cache
+    from tdrl.scale.cluster import RayNotInstalled, ray_cluster
+    from tdrl.scale.ray_synth import ray_synth_files
     from tdrl.synthesis.reference import SynthConfig
     from tdrl.synthesis.run import LLMOptions, synth_files
 
@@ -200,8 +248,9 @@ def synth(
         solutions=solutions,
         max_disagreement=max_disagreement,
     )
-    with _user_errors(ValueError, FileNotFoundError):
-        summary = synth_files(
+    run = functools.partial(ray_synth_files, address=ray) if ray else synth_files
+    with _user_errors(ValueError, FileNotFoundError, RayNotInstalled), ray_cluster(ray):
+        summary = run(
             problems,
             out,
             cfg,
@@ -251,22 +300,32 @@ def eval_(
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots (needs matplotlib)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ray: str | None = typer.Option(
+        None,
+        "--ray",
+        metavar="ADDRESS",
+        help="Run on Ray: local | auto | a Ray address (needs tdrl[ray]); --workers is per node.",
+    ),
 ) -> None:
     """Verify samples and report pass rates and unbiased pass@k, overall and per tag/difficulty."""
     from tdrl.evaluation.report import evaluate, print_report
     from tdrl.execution import TimePolicy
+    from tdrl.execution.run import verify_files
+    from tdrl.scale.cluster import RayNotInstalled, ray_cluster
+    from tdrl.scale.ray_verify import ray_verify_files
 
     try:
         ks = sorted({int(x) for x in k.split(",") if x.strip()})
     except ValueError:
         _fail(f"--k must be comma-separated integers, got {k!r}")
-    with _user_errors():
+    with _user_errors(RayNotInstalled), ray_cluster(ray):
         runs = evaluate(
             problems,
             list(samples),
             ks,
             report,
             plots=plots,
+            verify=functools.partial(ray_verify_files, address=ray) if ray else verify_files,
             workers=workers,
             time_policy=TimePolicy(timeout=timeout),
             sandbox=sandbox,
@@ -521,6 +580,96 @@ def srl(
     typer.echo(f"policy: {summary['policy']}; summary: {out}/srl_summary.json")
 
 
+envs_app = typer.Typer(help="Environments for generalisation studies: GeneralPoints and text navigation.", no_args_is_help=True)
+app.add_typer(envs_app, name="envs")
+
+_ENV_HELP = "points (GeneralPoints, the 24 game) | navigation (route following)."
+_OPTIONS_HELP = "Environment option key=value (verify_iter, target, legs, size, out_of_attempts); repeatable."
+
+
+def _env_options(items: list[str]) -> dict:
+    """``key=value`` pairs; values are read as JSON (numbers, booleans) or else kept as text."""
+    import json
+
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            _fail(f"--option {item!r}: expected key=value")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    return options
+
+
+@envs_app.command("tasks")
+def envs_tasks(
+    env: str = typer.Option("points", "--env", help=_ENV_HELP),
+    out: Path = typer.Option(..., "--out", help="Output JSONL."),
+    n: int = typer.Option(100, "-n", help="Tasks (navigation: routes; every step is a task)."),
+    split: str = typer.Option("id", "--split", help="id (J/Q/K = 10; absolute turns) | ood (J/Q/K = 11/12/13; relative turns)."),
+    seed: int = typer.Option(0, "--seed"),
+    expert: bool = typer.Option(False, "--expert", help="Write SFT rows (prompt, completion = the expert's answer) instead."),
+    option: list[str] = typer.Option([], "--option", help=_OPTIONS_HELP),
+) -> None:
+    """Write generated tasks (id, env, split, prompt, info) or expert SFT rows as JSONL."""
+    from tdrl.envs.run import write_tasks
+
+    with _user_errors(ValueError):
+        count = write_tasks(env, n, split, out, seed, expert, **_env_options(option))
+    typer.echo(f"wrote {count} {'SFT rows' if expert else 'tasks'} to {out}")
+
+
+@envs_app.command("eval")
+def envs_eval(
+    env: str = typer.Option("points", "--env", help=_ENV_HELP),
+    model: str = typer.Option("embedded", "--model", help="HF id or path, or 'embedded'."),
+    out: Path = typer.Option(Path("envs-eval"), "--out", help="Folder for episodes.jsonl (resumable) and report.json."),
+    n: int = typer.Option(50, "-n", help="Tasks per split (navigation: routes)."),
+    splits: str = typer.Option("id,ood", "--splits", help="Comma-separated splits."),
+    seed: int = typer.Option(1, "--seed", help="Task seed (studies train on seed 0)."),
+    tasks: Path | None = typer.Option(None, "--tasks", help="Play the tasks of this JSONL (tdrl envs tasks) instead."),
+    max_tokens: int = typer.Option(128, "--max-tokens", help="Most tokens per answer."),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    option: list[str] = typer.Option([], "--option", help=_OPTIONS_HELP),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Greedy success rates in- and out-of-distribution, with multi-turn verifier feedback."""
+    from tdrl.envs.run import run_eval
+
+    with _user_errors(ValueError, FileNotFoundError):
+        report = run_eval(
+            env, model, out, n, tuple(s.strip() for s in splits.split(",") if s.strip()), seed, max_tokens, batch_size,
+            progress, tasks, **_env_options(option),
+        )  # fmt: skip
+    for split, r in report["splits"].items():
+        extra = f", routes {r['route_success']:.1%} of {r['routes']}" if "route_success" in r else ""
+        typer.echo(
+            f"{split:>4}: success {r['success']:.1%} (first try {r['first_try']:.1%}), "
+            f"mean return {r['mean_return']:.2f} over {r['episodes']} episodes{extra}"
+        )
+    typer.echo(f"report: {out}/report.json")
+
+
+@envs_app.command("study")
+def envs_study(
+    config: Path | None = typer.Option(None, "--config", help="Study YAML (see examples/study_*.yaml)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest); repeatable."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """SFT and RL (multi-turn GRPO) from the same start; success ID vs OOD over training, plotted."""
+    from tdrl.envs.study import load_config, run_study
+
+    with _user_errors(ValueError, FileNotFoundError):
+        cfg = load_config(config, set_)
+        summary = run_study(cfg, progress=progress)
+    typer.echo(f"{'':>6} {'ID':>8} {'OOD':>8}")
+    for branch, row in summary["final"].items():
+        typer.echo(f"{branch:>6} " + " ".join(f"{row[s]['success']:>8.1%}" if row.get(s) else f"{'-':>8}" for s in ("id", "ood")))
+    typer.echo(f"curves: {cfg.out_dir}/curves.jsonl, plot: {cfg.out_dir}/study.png")
+
+
 @app.command()
 def demo(
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
@@ -529,6 +678,7 @@ def demo(
     model: str = typer.Option("embedded", "--model", help="Model to sample from ('embedded', an HF id or path, or 'none')."),
     n: int = typer.Option(2, "-n", help="Programs sampled per problem."),
     rl_steps: int = typer.Option(2, "--rl-steps", help="GRPO steps at the end (0: none)."),
+    env_tasks: int = typer.Option(4, "--env-tasks", help="GeneralPoints deals per split in the environment part (0: none)."),
 ) -> None:
     """Run the pipeline on bundled data: verify correct, wrong and hostile samples, then sample and score a model."""
     from tdrl.demo import run_demo
@@ -540,6 +690,7 @@ def demo(
         model=None if model == "none" else model,
         samples_per_problem=n,
         rl_steps=rl_steps,
+        env_tasks=env_tasks,
     )
 
 

@@ -6,6 +6,8 @@
    verify them and show their pass rates and pass@k (plots in the output folder).
 3. A few steps of GRPO on the same problems with the test pass rate as reward (LoRA,
    CPU), and the reward curve.
+4. The model on the generalisation environments, in- and out-of-distribution:
+   GeneralPoints (J/Q/K as 10 vs 11/12/13) and text navigation (absolute vs relative turns).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def run_demo(
     model: str | None = "embedded",
     samples_per_problem: int = 2,
     rl_steps: int = 2,
+    env_tasks: int = 4,
 ) -> Path:
     """Verify the bundled samples and print what happened to each, then sample programs from
     ``model`` (the embedded one by default; None to skip) and show their pass rates."""
@@ -77,7 +80,37 @@ def run_demo(
         _demo_sampling(console, out, problems, model, n=samples_per_problem, workers=workers, sandbox=sandbox)
         if rl_steps > 0:
             _demo_rl(console, out, problems, model, rl_steps, workers=workers, sandbox=sandbox)
+        if env_tasks > 0:
+            _demo_envs(console, out, model, env_tasks)
     return results_path
+
+
+def _demo_envs(console, out: Path, model: str, n: int) -> None:
+    """Greedy ID vs OOD success of ``model`` on both environments (``n`` deals, ``max(1, n // 4)`` routes per split)."""
+    from rich.table import Table
+
+    from tdrl.envs.run import run_eval
+
+    console.rule(f"[bold]tdrl demo: {model} on GeneralPoints and navigation, in- vs out-of-distribution")
+    table = Table(title="environments (greedy; verifier feedback between attempts)")
+    for col in ("environment", "split", "rule", "episodes", "success", "first try", "mean return", "routes"):
+        table.add_column(col)
+    rules = {
+        ("points", "id"): "J/Q/K = 10",
+        ("points", "ood"): "J/Q/K = 11/12/13",
+        ("navigation", "id"): "absolute turns",
+        ("navigation", "ood"): "relative turns",
+    }
+    for env, count in (("points", n), ("navigation", max(1, n // 4))):
+        report = run_eval(env, model, out / "envs" / env, n=count, max_new_tokens=64, progress=True, verify_iter=2)
+        for split, r in report["splits"].items():
+            routes = f"{r['route_success']:.0%} of {r['routes']}" if "routes" in r else ""
+            table.add_row(
+                env, split, rules[env, split], str(r["episodes"]), f"{r['success']:.0%}", f"{r['first_try']:.0%}",
+                f"{r['mean_return']:.2f}", routes,
+            )  # fmt: skip
+    console.print(table)
+    console.print(f"episodes (answers and the verifier's reasons): {out / 'envs'}/*/episodes.jsonl")
 
 
 def _demo_rl(console, out: Path, problems: Path, model: str, steps: int, workers: int | None, sandbox: str) -> None:

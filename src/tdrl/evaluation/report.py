@@ -43,9 +43,14 @@ def evaluate(
     ks: list[int],
     report_dir: str | Path,
     plots: bool = True,
+    verify=verify_files,
     **verify_args,
 ) -> list[RunReport]:
-    """Verify each samples file and score it; writes results, summary.json and plots to ``report_dir``."""
+    """Verify each samples file and score it; writes results, summary.json and plots to ``report_dir``.
+
+    ``verify`` runs one file (``verify_files``, or ``tdrl.scale.ray_verify.ray_verify_files``
+    for a Ray cluster); ``verify_args`` go to it.
+    """
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)
     problems = read_problems(problems_path)
@@ -55,7 +60,7 @@ def evaluate(
     for samples_path in samples_paths:
         label = _label(Path(samples_path), taken)
         results_path = report / f"results-{label}.jsonl"
-        verify_files(problems_path, samples_path, results_path, **verify_args)
+        verify(problems_path, samples_path, results_path, **verify_args)
         scores = Scores.from_results(d for _, d in iter_jsonl(results_path))
         runs.append(RunReport(label, results_path, scores, scores.summary(ks, groups)))
     summary = {

@@ -22,15 +22,25 @@ _CORPUS = [
     "while True:\n    break\n",
 ]
 CHAT_TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}"
+    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}"
+    "{% if m['role'] == 'assistant' %}<|endoftext|>{% endif %}{{ '\\n' }}{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
 
 
 def build_tiny_model(
-    path: str | Path, seed: int = 0, hidden: int = 32, layers: int = 2, vocab: int = 400, chat: bool = False
+    path: str | Path,
+    seed: int = 0,
+    hidden: int = 32,
+    layers: int = 2,
+    vocab: int = 400,
+    chat: bool = False,
+    corpus: list[str] = (),
 ) -> str:
-    """Write a tiny causal LM and its tokenizer to ``path`` (an HF folder); returns the path."""
+    """Write a tiny causal LM and its tokenizer to ``path`` (an HF folder); returns the path.
+
+    ``corpus`` adds texts of the task at hand to the tokenizer's training, so they take fewer tokens.
+    """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -41,7 +51,7 @@ def build_tiny_model(
     tok.decoder = decoders.ByteLevel()
     specials = ["<|endoftext|>", "<|pad|>", "<|user|>", "<|assistant|>"]
     trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(_CORPUS * 20, trainer=trainer)
+    tok.train_from_iterator(_CORPUS * 20 + list(corpus), trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|pad|>", bos_token="<|endoftext|>"
     )

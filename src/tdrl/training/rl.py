@@ -20,6 +20,7 @@ the same ``out_dir`` resumes from the last one. The final policy is ``<out>/fina
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -143,12 +144,22 @@ def _dataset(problems: list, fmt: str):
     return Dataset.from_list(rows)
 
 
-def train_rl(cfg: RLConfig, progress: bool = True, rows: list[dict] | None = None, reward_funcs: list | None = None) -> dict:
+def train_rl(
+    cfg: RLConfig,
+    progress: bool = True,
+    rows: list[dict] | None = None,
+    reward_funcs: list | None = None,
+    reward_weights: list[float] | None = None,
+    rollout_func=None,
+    callbacks: list = (),
+) -> dict:
     """Run the recipe; returns a summary (first and last mean reward, steps, reward time share).
 
-    Other recipes (SRL) pass ``rows`` (dataset records with a text ``prompt`` and the columns
-    their rewards read) and ``reward_funcs`` (weights from the ``weight`` of ``cfg.rewards``
-    are then ignored: all 1) instead of problems and configured rewards.
+    Other recipes (SRL, environment studies) pass ``rows`` (dataset records with a text
+    ``prompt`` and the columns their rewards read) and ``reward_funcs`` with their
+    ``reward_weights`` (default: all 1; the ``rewards`` of ``cfg`` are then ignored) instead
+    of problems and configured rewards; ``rollout_func`` (GRPO only) replaces TRL's
+    single-turn generation, e.g. with multi-turn episodes; ``callbacks`` are TRL callbacks.
     """
     import torch
     from transformers import TrainerCallback
@@ -214,13 +225,21 @@ def train_rl(cfg: RLConfig, progress: bool = True, rows: list[dict] | None = Non
 
     vcfg = dict(cfg.verifier)
     timeout = float(vcfg.pop("timeout", 3.0))
-    with Verifier(workers=vcfg.pop("workers", None), time_policy=TimePolicy(timeout=timeout), **vcfg) as verifier:
+    # recipes that bring their own reward functions need no verifier pool
+    pool = (
+        Verifier(workers=vcfg.pop("workers", None), time_policy=TimePolicy(timeout=timeout), **vcfg)
+        if reward_funcs is None
+        else contextlib.nullcontext()
+    )
+    with pool as verifier:
         by_id = {p.id: p for p in problems}
         if reward_funcs is None:
             funcs, weights = build_rewards(cfg, by_id, verifier)
         else:
-            funcs, weights = list(reward_funcs), [1.0] * len(reward_funcs)
+            funcs, weights = list(reward_funcs), list(reward_weights or [1.0] * len(reward_funcs))
         if cfg.algorithm == "rloo":
+            if rollout_func is not None:
+                raise ValueError("a custom rollout (multi-turn environments) needs a GRPO algorithm, not rloo")
             from trl import RLOOConfig, RLOOTrainer
 
             args = RLOOConfig(**common, reward_weights=weights, **cfg.trl)
@@ -241,7 +260,11 @@ def train_rl(cfg: RLConfig, progress: bool = True, rows: list[dict] | None = Non
             )
             trainer_cls = GRPOTrainer
         log = _MetricsLog(out / "metrics.jsonl", [f for f in funcs if hasattr(f, "seconds")])
-        callbacks = [type("Log", (TrainerCallback,), {"on_step_begin": log.on_step_begin, "on_log": log.on_log})()]
+        callbacks = [type("Log", (TrainerCallback,), {"on_step_begin": log.on_step_begin, "on_log": log.on_log})(), *callbacks]
+        if rollout_func is not None:
+            extra_trainer = {"rollout_func": rollout_func}
+        else:
+            extra_trainer = {}
         trainer = trainer_cls(
             model=model_path,
             reward_funcs=funcs,
@@ -250,6 +273,7 @@ def train_rl(cfg: RLConfig, progress: bool = True, rows: list[dict] | None = Non
             processing_class=tokenizer,
             peft_config=peft_config,
             callbacks=callbacks,
+            **extra_trainer,
         )
         resume = any(out.glob("checkpoint-*"))
         trainer.train(resume_from_checkpoint=True if resume else None)

@@ -19,8 +19,12 @@ def sft_train(
     max_steps: int = -1,
     seed: int = 0,
     progress: bool = True,
+    callbacks: list = (),
 ) -> dict:
-    """Fine-tune ``model`` on ``rows``; returns TRL's training metrics. The model is saved to ``out_dir``."""
+    """Fine-tune ``model`` on ``rows``; returns TRL's training metrics. The model is saved to ``out_dir``.
+
+    ``callbacks`` are transformers ``TrainerCallback`` objects (e.g. evaluation every few steps).
+    """
     import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -47,7 +51,13 @@ def sft_train(
         bf16=False,
         disable_tqdm=not progress,
     )
-    trainer = SFTTrainer(model=path, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    trainer = SFTTrainer(
+        model=path,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        callbacks=list(callbacks),
+    )
     result = trainer.train()
     trainer.model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
