@@ -632,16 +632,21 @@ def envs_eval(
     tasks: Path | None = typer.Option(None, "--tasks", help="Play the tasks of this JSONL (tdrl envs tasks) instead."),
     max_tokens: int = typer.Option(128, "--max-tokens", help="Most tokens per answer."),
     batch_size: int = typer.Option(16, "--batch-size"),
+    backend: str = typer.Option("hf", "--backend", help="hf (local transformers model) | openai (an OpenAI-compatible server)."),
+    base_url: str | None = typer.Option(None, "--base-url", help="Server URL for --backend openai."),
+    concurrency: int = typer.Option(8, "--concurrency", help="Conversations at once with --backend openai."),
     option: list[str] = typer.Option([], "--option", help=_OPTIONS_HELP),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Greedy success rates in- and out-of-distribution, with multi-turn verifier feedback."""
+    if backend not in ("hf", "openai"):
+        _fail(f"--backend {backend!r}: hf or openai")
     from tdrl.envs.run import run_eval
 
     with _user_errors(ValueError, FileNotFoundError):
         report = run_eval(
             env, model, out, n, tuple(s.strip() for s in splits.split(",") if s.strip()), seed, max_tokens, batch_size,
-            progress, tasks, **_env_options(option),
+            progress, tasks, backend, base_url, concurrency, **_env_options(option),
         )  # fmt: skip
     for split, r in report["splits"].items():
         extra = f", routes {r['route_success']:.1%} of {r['routes']}" if "route_success" in r else ""

@@ -138,3 +138,23 @@ def test_grpo_rollout_returns_what_trl_needs(tiny_model):
     assert failed  # an untrained model does not write the route planner's JSON
     for i in failed:
         assert out["env_return"][i] <= -1.0 - 1.0 - 1.0 and 0 in out["env_mask"][i]
+
+
+def test_envs_eval_through_an_openai_compatible_server_revises_after_feedback(serve, tmp_path):
+    """A scripted model behind the real HTTP server: wrong first, right after the verifier's reply."""
+    from tests.conftest import ScriptedModel
+    from tdrl.envs.run import run_eval
+
+    env = GeneralPoints()
+    (task,) = env.tasks(1, "id", seed=1)
+    right, wrong = env.expert(task), json.dumps({"formula": "1+1"})
+    model = ScriptedModel([("That is wrong", right), (task.prompt, wrong)])
+    report = run_eval(
+        "points", "scripted", tmp_path, n=1, splits=("id",), seed=1, progress=False,
+        backend="openai", base_url=serve(model), concurrency=2,
+    )  # fmt: skip
+    assert report["splits"]["id"]["success"] == 1.0 and report["splits"]["id"]["first_try"] == 0.0
+    (episode,) = [json.loads(x) for x in (tmp_path / "episodes.jsonl").read_text().splitlines()]
+    assert episode["answers"] == [wrong, right] and episode["rewards"][1] == 5.0
+    assert episode["rewards"][0] == -2.0 * 6  # 1+1: four numbers unused, two invented
+    assert episode["return"] == -12.0 + 5.0

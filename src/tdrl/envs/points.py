@@ -42,22 +42,24 @@ _ALLOWED = set("0123456789+-*/() ")
 
 
 def card_value(card: str, rule: str) -> int:
+    """What ``card`` counts as under ``rule`` (``id`` or ``ood``)."""
     if card in FACE_VALUES[rule]:
         return FACE_VALUES[rule][card]
     return 1 if card == "A" else int(card)
 
 
 def solve(numbers: list[int], target: int = 24) -> str | None:
+    """A formula that uses every number once and makes ``target`` exactly, or None.
+
+    Combining any two of the remaining values with any operation, in both orders, and
+    recursing, reaches every order and every bracketing. Answers are cached by the sorted
+    numbers, so redrawing deals stays cheap.
+    """
     return _solve(tuple(sorted(numbers)), target)
 
 
 @lru_cache(maxsize=65536)
 def _solve(numbers: tuple[int, ...], target: int) -> str | None:
-    """A formula that uses every number once and makes ``target`` exactly, or None.
-
-    Combining any two of the remaining values with any operation, in both orders, and
-    recursing, reaches every order and every bracketing.
-    """
 
     def search(items: list[tuple[Fraction, str]]) -> str | None:
         if len(items) == 1:

@@ -111,6 +111,33 @@ def play(
     return rollouts
 
 
+def play_chat(chat, env, tasks: list[Task], seed: int = 0, progress=None) -> list[Episode]:
+    """Play ``tasks`` through a :class:`tdrl.llm.chat.Chat` (an OpenAI-compatible server, or a local model).
+
+    The conversation is a list of messages: the task, then each answer and the verifier's
+    reply as the next user turn. Episodes run concurrently, ``chat.parallel`` at a time.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tdrl.llm.hf import stable_seed
+
+    def one(task: Task) -> Episode:
+        episode = Episode(env, task)
+        messages = [{"role": "user", "content": task.prompt}]
+        while not episode.done:
+            answer = chat(messages, stable_seed(seed, f"{task.id}/{len(episode.verdicts)}")).text
+            reply = episode.step(answer)
+            messages.append({"role": "assistant", "content": answer})
+            if reply is not None:
+                messages.append({"role": "user", "content": reply})
+        if progress:
+            progress()
+        return episode
+
+    with ThreadPoolExecutor(max(1, chat.parallel)) as pool:
+        return list(pool.map(one, tasks))
+
+
 def evaluate(model, tokenizer, env, tasks: list[Task], max_new_tokens: int = 96, batch_size: int = 16, progress=None) -> dict:
     """Greedy play; success (within ``verify_iter`` attempts), first-try success and mean return, plus the episodes."""
     rollouts = play(model, tokenizer, env, tasks, max_new_tokens, 0.0, batch_size, progress)

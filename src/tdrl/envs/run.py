@@ -38,14 +38,20 @@ def run_eval(
     batch_size: int = 16,
     progress: bool = True,
     tasks_file: str | Path | None = None,
+    backend: str = "hf",
+    base_url: str | None = None,
+    concurrency: int = 8,
     **options,
 ) -> dict:
     """Play ``n`` tasks per split greedily with ``model``; returns the report (also ``<out>/report.json``).
 
-    ``tasks_file`` (a ``tdrl envs tasks`` JSONL) replaces the generated tasks: all its tasks
-    of ``env_name`` are played, grouped by their ``split``.
+    ``backend`` ``hf`` plays a local transformers model in batches (token-exact, as in
+    training); ``openai`` plays a model behind an OpenAI-compatible server at ``base_url``
+    with ``concurrency`` conversations at once (temperature 0). ``tasks_file`` (a ``tdrl
+    envs tasks`` JSONL) replaces the generated tasks: all its tasks of ``env_name`` are
+    played, grouped by their ``split``.
     """
-    from tdrl.envs.rollout import play, summarize
+    from tdrl.envs.rollout import play, play_chat, summarize
     from tdrl.execution.run import ProgressBar
     from tdrl.io import ResumableWriter, iter_jsonl
 
@@ -63,7 +69,17 @@ def run_eval(
     path = out / "episodes.jsonl"
     with ResumableWriter(path, key=lambda r: r["task_id"]) as writer:
         todo = [t for split in splits for t in tasks[split] if t.id not in writer.done]
-        if todo:
+        if todo and backend == "openai":
+            from tdrl.llm.chat import Chat
+
+            with (
+                Chat(model, "openai", base_url, concurrency, max_tokens=max_new_tokens, temperature=0.0) as chat,
+                ProgressBar(progress, len(todo), label=f"{env_name} episodes", unit="episodes") as advance,
+            ):
+                for start in range(0, len(todo), batch_size):
+                    for episode in play_chat(chat, env, todo[start : start + batch_size], seed, advance):
+                        writer.write(episode.summary())
+        elif todo:
             hf_model, tokenizer = _load(model)
             with ProgressBar(progress, len(todo), label=f"{env_name} episodes", unit="episodes") as advance:
                 for start in range(0, len(todo), batch_size):
