@@ -14,13 +14,15 @@ def render() -> str:
     os.environ["TERM"] = "dumb"
     runner = CliRunner()
     parts = ["# Command reference\n", "Generated from `--help` by `make docs`; do not edit by hand.\n"]
-    commands = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
-    for name in commands:
+    commands = [[c.name or c.callback.__name__] for c in app.registered_commands]
+    for group in app.registered_groups:  # sub-commands: `tdrl envs eval`, ...
+        commands += [[group.name, c.name or c.callback.__name__] for c in group.typer_instance.registered_commands]
+    for words in sorted(commands):
         out = runner.invoke(
-            app, [name, "--help"], prog_name="tdrl", env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
+            app, [*words, "--help"], prog_name="tdrl", env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
         ).output
         text = "\n".join(line.rstrip() for line in out.strip("\n").splitlines())
-        parts.append(f"## tdrl {name}\n\n```\n{text}\n```\n")
+        parts.append(f"## tdrl {' '.join(words)}\n\n```\n{text}\n```\n")
     return "\n".join(parts)
 
 

@@ -142,8 +142,8 @@ def test_grpo_rollout_returns_what_trl_needs(tiny_model):
 
 def test_envs_eval_through_an_openai_compatible_server_revises_after_feedback(serve, tmp_path):
     """A scripted model behind the real HTTP server: wrong first, right after the verifier's reply."""
-    from tests.conftest import ScriptedModel
     from tdrl.envs.run import run_eval
+    from tests.conftest import ScriptedModel
 
     env = GeneralPoints()
     (task,) = env.tasks(1, "id", seed=1)
