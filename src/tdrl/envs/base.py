@@ -10,6 +10,8 @@ methods:
 - ``expert(task)``: a correct answer (from the solver or the route planner), for SFT data;
 - ``verify_iter`` and ``out_of_attempts``: how many answers an episode allows and the
   penalty when all of them fail.
+- optionally ``metrics(episode_summaries, tasks)``: figures of its own for reports
+  (navigation: whole-route success).
 
 Episode state lives in an :class:`Episode`, never on the environment: ``episode.step(answer)``
 checks one answer and says whether the episode is done and what the environment replies.

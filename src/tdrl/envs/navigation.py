@@ -216,6 +216,10 @@ class Navigation:
     def expert(self, task: Task) -> str:
         return json.dumps({"instruction": task.info["instruction"], "action": task.info["action"]})
 
+    def metrics(self, summaries: list[dict], tasks: list[Task]) -> dict:
+        """Whole-route success next to the per-step figures."""
+        return route_success(summaries, tasks)
+
 
 def route_success(summaries: list[dict], tasks: list[Task]) -> dict:
     """Share of routes whose every step was solved, from episode summaries of navigation tasks."""

@@ -142,10 +142,12 @@ def evaluate(model, tokenizer, env, tasks: list[Task], max_new_tokens: int = 96,
     """Greedy play; success (within ``verify_iter`` attempts), first-try success and mean return, plus the episodes."""
     rollouts = play(model, tokenizer, env, tasks, max_new_tokens, 0.0, batch_size, progress)
     episodes = [r.episode.summary() for r in rollouts]
-    return summarize(episodes, tasks)
+    return summarize(env, episodes, tasks)
 
 
-def summarize(episodes: list[dict], tasks: list[Task]) -> dict:
+def summarize(env, episodes: list[dict], tasks: list[Task]) -> dict:
+    """Success, first-try success and mean return of episode summaries, plus the environment's own
+    ``metrics(episodes, tasks)`` where it has one (navigation: whole-route success)."""
     n = max(len(episodes), 1)
     out = {
         "episodes": len(episodes),
@@ -153,10 +155,8 @@ def summarize(episodes: list[dict], tasks: list[Task]) -> dict:
         "first_try": sum(e["first_try"] for e in episodes) / n,
         "mean_return": sum(e["return"] for e in episodes) / n,
     }
-    if tasks and "route" in tasks[0].info:
-        from tdrl.envs.navigation import route_success
-
-        out.update(route_success(episodes, tasks))
+    if hasattr(env, "metrics"):
+        out.update(env.metrics(episodes, tasks))
     return out
 
 

@@ -91,7 +91,7 @@ def run_eval(
         episodes[record["task_id"]] = record
     report = {"env": env_name, "model": model, "options": options, "seed": seed, "splits": {}}
     for split in splits:
-        report["splits"][split] = summarize([episodes[t.id] for t in tasks[split]], tasks[split])
+        report["splits"][split] = summarize(env, [episodes[t.id] for t in tasks[split]], tasks[split])
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     return report
 

@@ -132,6 +132,22 @@ def _sample_hf(problems, writer, model_name, params, batch_size, summary, progre
             advance()
 
 
+async def generate_openai(backend, problem, params: SampleParams, fmt: str) -> list:
+    """``params.n`` generations for one problem from an ``OpenAIBackend`` (the prompt, stop and per-problem seed
+    every OpenAI-compatible path uses, local or sharded)."""
+    messages, prompt, stop = build_prompt(problem, fmt)
+    return await backend.generate(
+        prompt=prompt,
+        messages=messages,
+        n=params.n,
+        max_tokens=params.max_tokens,
+        temperature=params.temperature,
+        top_p=params.top_p,
+        seed=stable_seed(params.seed, problem.id),
+        stop=params.stop or stop,
+    )
+
+
 async def _sample_openai(problems, writer, model_name, params, base_url, concurrency, cache_dir, summary, progress) -> None:
     from tdrl.execution.run import ProgressBar
     from tdrl.llm.openai_backend import OpenAIBackend
@@ -140,18 +156,7 @@ async def _sample_openai(problems, writer, model_name, params, base_url, concurr
     fmt = "instruct" if params.prompt_format == "auto" else params.prompt_format
 
     async def one(problem):
-        messages, prompt, stop = build_prompt(problem, fmt)
-        gens = await backend.generate(
-            prompt=prompt,
-            messages=messages,
-            n=params.n,
-            max_tokens=params.max_tokens,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            seed=stable_seed(params.seed, problem.id),
-            stop=params.stop or stop,
-        )
-        return problem, gens
+        return problem, await generate_openai(backend, problem, params, fmt)
 
     with ProgressBar(progress, len(problems), "sample", "problems") as advance:
         for fut in asyncio.as_completed([one(p) for p in problems]):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tdrl.io import ResumableWriter, read_problems
 from tdrl.records import Problem
-from tdrl.sampling.sample import SampleParams, SampleSummary, _write
+from tdrl.sampling.sample import SampleParams, SampleSummary, _write, generate_openai
 from tdrl.scale.cluster import connect, place_on
 from tdrl.scale.shard import run_sharded
 
@@ -31,28 +31,11 @@ class SampleActor:
 
     async def run(self, problems: list[Problem]) -> list:
         """The ``params.n`` generations of each problem, in the batch's order."""
-        from tdrl.llm.hf import stable_seed
         from tdrl.llm.openai_backend import OpenAIBackend
-        from tdrl.sampling.prompts import build_prompt
 
         # an async actor; each batch gets its own client, and so its own ``concurrency`` bound
         backend = OpenAIBackend(self.model, base_url=self.base_url, concurrency=self.concurrency, cache_dir=self.cache_dir)
-        p = self.params
-
-        async def one(problem: Problem):
-            messages, prompt, stop = build_prompt(problem, self.fmt)
-            return await backend.generate(
-                prompt=prompt,
-                messages=messages,
-                n=p.n,
-                max_tokens=p.max_tokens,
-                temperature=p.temperature,
-                top_p=p.top_p,
-                seed=stable_seed(p.seed, problem.id),
-                stop=p.stop or stop,
-            )
-
-        return list(await asyncio.gather(*(one(problem) for problem in problems)))
+        return list(await asyncio.gather(*(generate_openai(backend, p, self.params, self.fmt) for p in problems)))
 
 
 def ray_sample_files(

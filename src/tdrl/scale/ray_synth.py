@@ -21,7 +21,7 @@ from tdrl.io import ResumableWriter, read_problems
 from tdrl.scale.cluster import connect, place_on
 from tdrl.scale.shard import run_sharded
 from tdrl.synthesis.reference import SynthConfig
-from tdrl.synthesis.run import LLMOptions, SynthSummary, _contaminated, quality_report
+from tdrl.synthesis.run import LLMOptions, SynthSummary, quality_report, record_outcome
 
 
 class SynthActor:
@@ -122,20 +122,7 @@ def ray_synth_files(
                 max_retries=max_retries,
             )
             for (x, _), (problem, reason, stats, errors) in zip(todo, results):
-                overlap = _contaminated(problem, index) if problem is not None else []
-                if overlap:
-                    problem, reason = None, f"overlaps benchmark prompts: {', '.join(overlap[:5])}"
-                if problem is not None and reason is None:
-                    out.write(problem)
-                    summary.kept += 1
-                    summary.tests += len(problem.tests)
-                else:
-                    record = {"id": x.id, "reason": reason, "stats": stats}
-                    if method != "reference":
-                        record["attempt_errors"] = errors
-                        reason = reason.split(":")[0]
-                    dropped.write(record)
-                    summary.dropped[reason] = summary.dropped.get(reason, 0) + 1
+                record_outcome(out, dropped, summary, x.id, problem, reason, stats, index, errors)
                 advance()
     summary.seconds = time.monotonic() - t0
     if report_dir:

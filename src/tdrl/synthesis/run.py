@@ -34,6 +34,25 @@ def _contaminated(problem, index) -> list[str]:
     return index.overlap(problem.prompt or "") if index is not None else []
 
 
+def record_outcome(out, dropped, summary: SynthSummary, item_id: str, problem, reason, stats, index, errors=None) -> None:
+    """Write one problem's (or seed's) outcome: the problem when kept and not contaminated, else a
+    dropped record with the reason (and, for the LLM methods, ``attempt_errors``); count it."""
+    overlap = _contaminated(problem, index) if problem is not None else []
+    if overlap:
+        problem, reason = None, f"overlaps benchmark prompts: {', '.join(overlap[:5])}"
+    if problem is not None and reason is None:
+        out.write(problem)
+        summary.kept += 1
+        summary.tests += len(problem.tests)
+        return
+    record = {"id": item_id, "reason": reason, "stats": stats}
+    if errors is not None:
+        record["attempt_errors"] = errors
+    dropped.write(record)
+    key = reason if errors is None else reason.split(":")[0]
+    summary.dropped[key] = summary.dropped.get(key, 0) + 1
+
+
 @dataclass
 class LLMOptions:
     """How ``--method llm`` reaches its model (see :mod:`tdrl.synthesis.llm`)."""
@@ -91,16 +110,8 @@ def synth_files(
         ):
             with ProgressBar(progress, len(todo), "synth", "problems") as advance:
                 for problem, outcome in zip(todo, pool.map(lambda p: synthesize_reference(p, verifier, cfg), todo)):
-                    overlap = _contaminated(problem, index)
-                    if overlap and outcome.problem is not None:
-                        outcome.problem, outcome.reason = None, f"overlaps benchmark prompts: {', '.join(overlap[:5])}"
-                    if outcome.problem is not None:
-                        out.write(outcome.problem)
-                        summary.kept += 1
-                        summary.tests += len(outcome.problem.tests)
-                    else:
-                        dropped.write({"id": problem.id, "reason": outcome.reason, "stats": outcome.stats})
-                        summary.dropped[outcome.reason] = summary.dropped.get(outcome.reason, 0) + 1
+                    reason = None if outcome.problem is not None else outcome.reason
+                    record_outcome(out, dropped, summary, problem.id, outcome.problem, reason, outcome.stats, index)
                     advance()
     summary.seconds = time.monotonic() - t0
     if report_dir:
@@ -199,17 +210,7 @@ def _synth_llm(
                 one = _oracle_seed if method == "oracle" else _llm_seed
                 jobs = pool.map(lambda seed: one(seed, chat, verifier, cfg, method, opts, solutions.get(seed.id, [])), todo)
                 for seed, (problem, reason, stats, errors) in zip(todo, jobs):
-                    overlap = _contaminated(problem, index) if problem is not None else []
-                    if overlap:
-                        reason = f"overlaps benchmark prompts: {', '.join(overlap[:5])}"
-                    if reason is None:
-                        out.write(problem)
-                        summary.kept += 1
-                        summary.tests += len(problem.tests)
-                    else:
-                        dropped.write({"id": seed.id, "reason": reason, "stats": stats, "attempt_errors": errors})
-                        key = reason.split(":")[0]
-                        summary.dropped[key] = summary.dropped.get(key, 0) + 1
+                    record_outcome(out, dropped, summary, seed.id, problem, reason, stats, index, errors)
                     advance()
     summary.seconds = time.monotonic() - t0
     if report_dir:

@@ -261,10 +261,6 @@ def train_rl(
             trainer_cls = GRPOTrainer
         log = _MetricsLog(out / "metrics.jsonl", [f for f in funcs if hasattr(f, "seconds")])
         callbacks = [type("Log", (TrainerCallback,), {"on_step_begin": log.on_step_begin, "on_log": log.on_log})(), *callbacks]
-        if rollout_func is not None:
-            extra_trainer = {"rollout_func": rollout_func}
-        else:
-            extra_trainer = {}
         trainer = trainer_cls(
             model=model_path,
             reward_funcs=funcs,
@@ -273,7 +269,7 @@ def train_rl(
             processing_class=tokenizer,
             peft_config=peft_config,
             callbacks=callbacks,
-            **extra_trainer,
+            **({"rollout_func": rollout_func} if rollout_func is not None else {}),
         )
         resume = any(out.glob("checkpoint-*"))
         trainer.train(resume_from_checkpoint=True if resume else None)
