@@ -272,17 +272,48 @@ def synth(
 
 @app.command()
 def convert(
-    source: Path = typer.Argument(..., help="Benchmark file (.jsonl or .jsonl.gz)."),
-    fmt: str = typer.Option(..., "--from", help="humaneval | mbpp | evalplus | stdio."),
-    out: Path = typer.Option(..., "--out", help="Problems JSONL to write."),
+    source: Path | None = typer.Argument(None, help="Benchmark or dataset file (.jsonl, .jsonl.gz, .json, .parquet)."),
+    fmt: str = typer.Option(
+        ...,
+        "--from",
+        help="humaneval | mbpp | evalplus | stdio | acecode | apps | taco | codecontests | livecodebench | "
+        "primeintellect | deepcoder | kodcode | verl (docs/datasets.md).",
+    ),
+    out: Path = typer.Option(..., "--out", help="Problems JSONL to write; dropped problems go to <out>.dropped.jsonl."),
     split: str = typer.Option("both", "--split", help="evalplus only: base | plus | both."),
+    hf: str | None = typer.Option(
+        None, "--hf", metavar="ORG/DATASET[:split]", help="Read the rows with datasets.load_dataset instead of a file."
+    ),
+    hf_config: str | None = typer.Option(None, "--hf-config", help="With --hf: the dataset's config (e.g. a DeepCoder subset)."),
 ) -> None:
-    """Turn a benchmark file into tdrl problems (EvalPlus outputs come from its reference, run in the sandbox)."""
+    """Turn a benchmark file or a training/evaluation dataset into tdrl problems.
+
+    EvalPlus outputs come from its reference, run in the sandbox. For the datasets, a row that
+    breaks the schema stops with file, line and field; a problem that cannot be used is
+    written with its reason to <out>.dropped.jsonl. AceCode's graded answers also go to
+    <out>.samples.jsonl and <out>.results.jsonl (for tdrl pairs --results).
+    """
     from tdrl.evaluation.benchmarks import LOADERS
+    from tdrl.evaluation.datasets import CONVERTERS, convert_rows, iter_hub, iter_rows
     from tdrl.io import write_jsonl
 
-    if fmt not in LOADERS:
-        _fail(f"unknown format {fmt!r} (one of {', '.join(LOADERS)})")
+    if fmt not in LOADERS and fmt not in CONVERTERS:
+        _fail(f"unknown format {fmt!r} (one of {', '.join([*LOADERS, *CONVERTERS])})")
+    if (source is None) == (hf is None):
+        _fail("give either a source file or --hf ORG/DATASET[:split]")
+    if fmt in CONVERTERS:
+        with _user_errors():
+            rows = iter_hub(hf, hf_config) if hf else iter_rows(source)
+            summary = convert_rows(rows, fmt, hf or str(source), out)
+        typer.echo(
+            f"{summary.problems} problems, {summary.tests} tests -> {out}; "
+            f"{sum(summary.dropped.values())} dropped {summary.dropped} -> {summary.paths['dropped']}"
+        )
+        if summary.samples:
+            typer.echo(f"{summary.samples} graded samples -> {summary.paths['samples']} (results: {summary.paths['results']})")
+        return
+    if hf:
+        _fail(f"--hf is for the datasets ({', '.join(CONVERTERS)}); {fmt} reads a file")
     with _user_errors():
         problems = LOADERS[fmt](source, split=split) if fmt == "evalplus" else LOADERS[fmt](source)
     n = write_jsonl(out, problems)

@@ -11,7 +11,10 @@ import ast
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-TEST_TYPES = ("call", "assert", "stdio", "script")
+TEST_TYPES = ("call", "assert", "stdio", "script", "method", "pytest")
+# verdict rules of public harnesses (see tdrl.execution.rules and docs/datasets.md)
+CALL_RULES = ("exact", "apps", "livecodebench")
+STDIO_RULES = ("tokens", "exact", "livecodebench", "apps", "taco", "prime", "codecontests")
 TEST_STATUSES = ("pass", "fail", "error", "timeout", "memory", "output_limit", "not_run", "infra_error")
 
 
@@ -40,29 +43,42 @@ def _require(d: dict, key: str, kind: type | tuple, where: str = "", optional: b
 @dataclass
 class Test:
     """One test: a call with literal input/output, an assert statement, a stdin/stdout pair,
-    or a script (benchmark harness code; see the security notes in ``tdrl.execution``)."""
+    or a script (benchmark harness code; see the security notes in ``tdrl.execution``).
+
+    ``method`` calls the method ``method`` of a fresh instance of the problem's entry point,
+    a class (LeetCode's ``class Solution``); ``pytest`` runs one test function (``function``)
+    of a pytest-style test module (``code``) against the program. ``rule`` names the verdict
+    rule of the dataset's own harness for call, method and stdio tests (``tdrl.execution.rules``).
+    """
 
     __test__ = False  # not a pytest test class
 
-    type: Literal["call", "assert", "stdio", "script"]
+    type: Literal["call", "assert", "stdio", "script", "method", "pytest"]
     input: str | None = None
     output: str | None = None
     atol: float = 0.0
     code: str | None = None
     stdin: str | None = None
     stdout: str | None = None
+    method: str | None = None
+    function: str | None = None
+    rule: str | None = None
 
     def to_dict(self) -> dict:
-        if self.type == "call":
-            d = {"type": "call", "input": self.input, "output": self.output}
-            if self.atol:
-                d["atol"] = self.atol
-            return d
-        if self.type in ("assert", "script"):
+        if self.type in ("call", "method"):
+            d = {"type": self.type, "input": self.input, "output": self.output}
+            if self.type == "method":
+                d["method"] = self.method
+        elif self.type in ("assert", "script"):
             return {"type": self.type, "code": self.code}
-        d = {"type": "stdio", "stdin": self.stdin, "stdout": self.stdout}
+        elif self.type == "pytest":
+            return {"type": "pytest", "code": self.code, "function": self.function}
+        else:
+            d = {"type": "stdio", "stdin": self.stdin, "stdout": self.stdout}
         if self.atol:
             d["atol"] = self.atol
+        if self.rule:
+            d["rule"] = self.rule
         return d
 
     @classmethod
@@ -75,8 +91,22 @@ class Test:
         atol = _require(d, "atol", (int, float), where, optional=True) or 0.0
         if atol < 0:
             raise RecordError(f"{where}.atol", "must be >= 0")
-        if kind == "call":
-            test = cls("call", input=_require(d, "input", str, where), output=_require(d, "output", str, where), atol=float(atol))
+        rule = _require(d, "rule", str, where, optional=True)
+        rules = STDIO_RULES if kind == "stdio" else CALL_RULES
+        if rule is not None and (kind not in ("call", "method", "stdio") or rule not in rules):
+            allowed = f"one of {', '.join(rules)}" if kind in ("call", "method", "stdio") else f"none for {kind} tests"
+            raise RecordError(f"{where}.rule", f"unknown verdict rule {rule!r} (expected {allowed})")
+        if kind in ("call", "method"):
+            test = cls(
+                kind,
+                input=_require(d, "input", str, where),
+                output=_require(d, "output", str, where),
+                atol=float(atol),
+                method=_require(d, "method", str, where) if kind == "method" else None,
+                rule=rule,
+            )
+            if test.method is not None and not test.method.isidentifier():
+                raise RecordError(f"{where}.method", f"not a Python identifier: {test.method!r}")
             for name in ("input", "output"):
                 try:
                     value = ast.literal_eval(getattr(test, name))
@@ -85,14 +115,21 @@ class Test:
                 if name == "input" and not isinstance(value, (list, tuple)):
                     raise RecordError(f"{where}.input", "must be a literal list of positional arguments")
             return test
-        if kind in ("assert", "script"):
+        if kind in ("assert", "script", "pytest"):
             code = _require(d, "code", str, where)
             try:
                 ast.parse(code)
             except SyntaxError as exc:
                 raise RecordError(f"{where}.code", f"not valid Python ({exc.msg}, line {exc.lineno})") from None
+            if kind == "pytest":
+                function = _require(d, "function", str, where)
+                if not all(part.isidentifier() for part in function.split(".")):
+                    raise RecordError(f"{where}.function", f"not a Python identifier: {function!r}")
+                return cls(kind, code=code, function=function)
             return cls(kind, code=code)
-        return cls("stdio", stdin=_require(d, "stdin", str, where), stdout=_require(d, "stdout", str, where), atol=float(atol))
+        return cls(
+            "stdio", stdin=_require(d, "stdin", str, where), stdout=_require(d, "stdout", str, where), atol=float(atol), rule=rule
+        )
 
 
 @dataclass
@@ -125,7 +162,7 @@ class Problem:
         tests = [Test.from_dict(t, f"tests[{i}]") for i, t in enumerate(raw_tests)]
         entry_point = _require(d, "entry_point", str, optional=True)
         for i, t in enumerate(tests):
-            if t.type == "call" and not entry_point:
+            if t.type in ("call", "method") and not entry_point:
                 raise RecordError("entry_point", f"required by the call test tests[{i}]")
         if not tests:
             raise RecordError("tests", "a problem needs at least one test")

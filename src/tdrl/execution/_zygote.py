@@ -431,7 +431,7 @@ def child_main(job, start, stop):
             if isinstance(code, BaseException):
                 raise code
             if kind == "call":
-                fn = ns[test["fn"]]
+                fn = getattr(ns[test["cls"]](), test["fn"]) if "cls" in test else ns[test["fn"]]  # method: fresh instance
                 value = fn(*eval(code, no_builtins))  # a literal: fresh objects on every run
                 dt = perf() - t0
                 rec = {"i": i, "v": encode(value, [value_budget]), "us": int(dt * 1e6)}

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tdrl.execution.asserts import AssertPlan, CallPlan, Unsupported, compile_assert
+from tdrl.execution.pytest_style import pytest_script
+from tdrl.execution.rules import call_matches, stdout_matches
 from tdrl.execution.values import encode, has_nan, parse_expected
 from tdrl.records import Problem
 
@@ -35,6 +37,15 @@ class Check:
     atol: float = 0.0
     assert_plan: AssertPlan | None = None
     weak: bool = False  # verdict reported by the sandbox itself (script tests)
+    rule: str = ""  # a dataset harness's verdict rule (tdrl.execution.rules); "" is tdrl's own
+
+    def value_passes(self, actual: Any) -> bool:
+        """Whether a decoded return value passes this call check."""
+        return call_matches(actual, self.expected, self.rule or "exact", self.atol)
+
+    def stdout_passes(self, out: str) -> bool:
+        """Whether a program's stdout passes this stdio check."""
+        return stdout_matches(out, self.expected, self.rule or "tokens", self.atol)
 
 
 @dataclass
@@ -74,11 +85,15 @@ def compile_problem(problem: Problem) -> ProblemPlan:
     checks: list[Check] = []
     mode = "stdio" if problem.tests and problem.tests[0].type == "stdio" else "function"
     for test in problem.tests:
-        if test.type == "call":
+        if test.type in ("call", "method"):
             expected, floats = parse_expected(test.output or "")
-            atol = test.atol if test.atol else (1e-6 if floats else 0.0)
-            job_tests.append({"k": "call", "fn": problem.entry_point, "args": test.input})
-            checks.append(Check("call", expected=expected, atol=atol, expected_encoded=_fast_form(expected)))
+            # a harness's own rule compares as that harness does: exactly, unless atol is given
+            atol = test.atol if test.atol or test.rule else (1e-6 if floats else 0.0)
+            job = {"k": "call", "fn": problem.entry_point, "args": test.input}
+            if test.type == "method":  # the zygote calls the method on a fresh instance of the class
+                job = {"k": "call", "cls": problem.entry_point, "fn": test.method, "args": test.input}
+            job_tests.append(job)
+            checks.append(Check("call", expected=expected, atol=atol, expected_encoded=_fast_form(expected), rule=test.rule or ""))
         elif test.type == "assert":
             try:
                 plan = compile_assert(test.code or "")
@@ -96,9 +111,12 @@ def compile_problem(problem: Problem) -> ProblemPlan:
         elif test.type == "script":
             job_tests.append({"k": "script", "src": test.code})
             checks.append(Check("script", weak=True))
+        elif test.type == "pytest":
+            job_tests.append({"k": "script", "src": pytest_script(test.code or "", test.function or "")})
+            checks.append(Check("script", weak=True))
         else:
             job_tests.append({"k": "stdio", "stdin": test.stdin})
-            checks.append(Check("stdio", expected=test.stdout, atol=test.atol))
+            checks.append(Check("stdio", expected=test.stdout, atol=test.atol, rule=test.rule or ""))
     return ProblemPlan(problem, mode, job_tests, checks)
 
 

@@ -151,6 +151,37 @@ def values_equal(actual: Any, expected: Any, atol: float = 0.0) -> bool:
     return bool(actual == expected)
 
 
+_BIG = 10**4000  # below Python's 4300-digit limit on int <-> decimal text conversion
+
+
+def to_literal(v: Any, depth: int = 0) -> str:
+    """``repr`` for plain values, except that integers of any size are written (in hex when
+    decimal text would pass Python's digit limit) so :func:`ast.literal_eval` reads them back.
+
+    Raises ``TypeError`` for a value that is not a plain literal (and ``RecursionError`` when
+    nested too deeply); ``NaN`` and infinities come out as ``repr`` does, which no literal reads.
+    """
+    if depth > 250:
+        raise RecursionError("value nested too deeply")
+    t = type(v)
+    if t is int:
+        if -_BIG < v < _BIG:
+            return repr(v)
+        return ("-" if v < 0 else "") + hex(abs(v))
+    if v is None or t in (bool, str, bytes, float, complex):
+        return repr(v)
+    if t is list:
+        return "[" + ", ".join(to_literal(x, depth + 1) for x in v) + "]"
+    if t is tuple:
+        inner = ", ".join(to_literal(x, depth + 1) for x in v)
+        return "(" + inner + ("," if len(v) == 1 else "") + ")"
+    if t is set:
+        return "{" + ", ".join(to_literal(x, depth + 1) for x in v) + "}" if v else "set()"
+    if t is dict:
+        return "{" + ", ".join(f"{to_literal(k, depth + 1)}: {to_literal(x, depth + 1)}" for k, x in v.items()) + "}"
+    raise TypeError(f"{t.__name__} is not a plain literal")
+
+
 def parse_expected(output: str) -> tuple[Any, float]:
     """Parse a call test's ``output`` literal; returns the value and whether it holds floats."""
     import ast

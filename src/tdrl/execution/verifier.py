@@ -22,7 +22,7 @@ from tdrl.execution.asserts import CheckError
 from tdrl.execution.extract import extract_code
 from tdrl.execution.plan import ProblemPlan, compile_problem
 from tdrl.execution.sandbox import resolve_mode
-from tdrl.execution.values import DecodeError, decode, stdout_equal, values_equal
+from tdrl.execution.values import DecodeError, decode
 from tdrl.execution.worker import Limits, Worker, WorkerDied, WorkerStartFailed
 from tdrl.records import Problem, Result, Sample, TestResult
 
@@ -118,7 +118,7 @@ class _Judge:
                 if rec["v"] == check.expected_encoded:  # same tagged form: equal values
                     return "pass", None
                 actual = decode(rec["v"])
-                return ("pass", None) if values_equal(actual, check.expected, check.atol) else ("fail", None)
+                return ("pass", None) if check.value_passes(actual) else ("fail", None)
             if check.kind == "probes":
                 raw = rec["v"]
                 if type(raw) is not list or len(raw) != len(check.assert_plan.probes):  # type: ignore[union-attr]
@@ -132,7 +132,7 @@ class _Judge:
                 return "error", "malformed result"
             if rc != 0:
                 return "error", f"exit code {rc}"
-            return ("pass", None) if stdout_equal(out, check.expected, check.atol) else ("fail", None)
+            return ("pass", None) if check.stdout_passes(out) else ("fail", None)
         except DecodeError as exc:
             return "error", f"malformed result: {exc}"
         except CheckError as exc:
