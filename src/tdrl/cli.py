@@ -85,6 +85,8 @@ def verify(
         f"{summary.samples} verified, {summary.skipped} already done; statuses {dict(summary.statuses)}; "
         f"mean pass rate {summary.mean_pass_rate:.3f}; sandbox {summary.isolation}"
     )
+    if getattr(summary, "dropped", 0):
+        typer.echo(f"{summary.dropped} samples of unusable problems dropped (reasons: {out}.dropped.jsonl)")
 
 
 @app.command()
@@ -337,8 +339,18 @@ def eval_(
         metavar="ADDRESS",
         help="Run on Ray: local | auto | a Ray address (needs tdrl[ray]); --workers is per node.",
     ),
+    since: str | None = typer.Option(
+        None, "--since", metavar="YYYY-MM-DD", help="Only problems with meta.contest_date on or after."
+    ),
+    until: str | None = typer.Option(
+        None, "--until", metavar="YYYY-MM-DD", help="Only problems with meta.contest_date on or before."
+    ),
 ) -> None:
-    """Verify samples and report pass rates and unbiased pass@k, overall and per tag/difficulty."""
+    """Verify samples and report pass rates and unbiased pass@k, overall and per tag/difficulty.
+
+    --since/--until evaluate a date window (LiveCodeBench-style, against contamination): only
+    problems whose meta.contest_date lies in it, and their samples.
+    """
     from tdrl.evaluation.report import evaluate, print_report
     from tdrl.execution import TimePolicy
     from tdrl.execution.run import verify_files
@@ -349,7 +361,7 @@ def eval_(
         ks = sorted({int(x) for x in k.split(",") if x.strip()})
     except ValueError:
         _fail(f"--k must be comma-separated integers, got {k!r}")
-    with _user_errors(RayNotInstalled), ray_cluster(ray):
+    with _user_errors(RayNotInstalled, ValueError), ray_cluster(ray):
         runs = evaluate(
             problems,
             list(samples),
@@ -361,6 +373,8 @@ def eval_(
             time_policy=TimePolicy(timeout=timeout),
             sandbox=sandbox,
             progress=progress,
+            since=since,
+            until=until,
         )
     print_report(runs, ks)
     typer.echo(f"report: {report}")

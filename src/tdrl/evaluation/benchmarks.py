@@ -13,6 +13,7 @@ import ast
 import os
 from pathlib import Path
 
+from tdrl.execution.values import to_literal
 from tdrl.io import InputError, iter_jsonl
 from tdrl.records import Problem, Test
 
@@ -155,10 +156,10 @@ def load_evalplus(path: str | os.PathLike, split: str = "both", verifier=None) -
                 reference = d["prompt"] + reference
             literal = []
             for args in inputs:
-                text = repr(list(args))
                 try:
+                    text = to_literal(list(args))
                     ok = ast.literal_eval(text) == list(args)
-                except (ValueError, SyntaxError, MemoryError, RecursionError):
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                     ok = False
                 if ok:
                     literal.append(text)
@@ -172,10 +173,11 @@ def load_evalplus(path: str | os.PathLike, split: str = "both", verifier=None) -
             for text, (status, value) in zip(literal, verifier.run_values(probe, reference) if literal else []):
                 if status == "ok":
                     try:
-                        ast.literal_eval(repr(value))
-                    except (ValueError, SyntaxError, MemoryError, RecursionError):
+                        out = to_literal(value)
+                        ast.literal_eval(out)
+                    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                         continue
-                    tests.append(Test("call", input=text, output=repr(value), atol=float(d.get("atol") or 0.0)))
+                    tests.append(Test("call", input=text, output=out, atol=float(d.get("atol") or 0.0)))
             meta = {"source": "evalplus", "split": split, "dropped_inputs": len(inputs) - len(tests)}
             problems.append(
                 Problem(d["task_id"], tests, prompt=d["prompt"], entry_point=d["entry_point"], reference=reference, meta=meta)
@@ -204,8 +206,8 @@ def _stdio_cases(value) -> list[tuple[str, str]]:
 def load_stdio(path: str | os.PathLike) -> list[Problem]:
     """Stdin/stdout problems in CodeContests style (``public_tests``/``private_tests``/
     ``generated_tests`` as input/output lists) or LiveCodeBench style (``public_test_cases``,
-    ``private_test_cases`` as JSON). LiveCodeBench's pickled private tests are skipped:
-    unpickling data is running code."""
+    ``private_test_cases`` as JSON). LiveCodeBench's compressed private tests are skipped here;
+    ``--from livecodebench`` decodes them safely and keeps the functional tests too."""
     problems = []
     for lineno, d in iter_jsonl(path):
         pid = d.get("question_id") or d.get("name") or d.get("id")

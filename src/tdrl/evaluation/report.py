@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from tdrl.evaluation.passk import Scores, groups_from_meta
 from tdrl.execution.run import verify_files
 from tdrl.io import iter_jsonl, read_problems
+from tdrl.records import Problem
 
 
 @dataclass
@@ -37,6 +39,50 @@ def _label(path: Path, taken: set[str]) -> str:
     return label
 
 
+def parse_day(text: str, option: str) -> datetime:
+    """A ``YYYY-MM-DD`` date (LiveCodeBench's ``--start_date``/``--end_date`` format)."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        raise ValueError(f"{option} must be a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def in_window(problem: Problem, since: datetime | None, until: datetime | None) -> bool:
+    """Whether ``meta.contest_date`` lies in ``[since, until]``, compared as LiveCodeBench does
+    (``lcb_runner/evaluation/compute_scores.py``: ``start <= contest_date <= end``, both dates at
+    midnight). A problem without a readable ``contest_date`` is outside every window."""
+    raw = problem.meta.get("contest_date")
+    try:
+        when = datetime.fromisoformat(str(raw)) if raw else None
+    except ValueError:
+        when = None
+    if when is None:
+        return False
+    when = when.replace(tzinfo=None)
+    return (since is None or since <= when) and (until is None or when <= until)
+
+
+def _windowed(problems_path: Path, samples_paths: list, report: Path, since, until) -> tuple[Path, list[Path], list[Problem]]:
+    """The problems and samples inside the date window, written to ``report`` for verification."""
+    from tdrl.io import write_jsonl
+
+    problems = [p for p in read_problems(problems_path) if in_window(p, since, until)]
+    if not problems:
+        raise ValueError(f"{problems_path}: no problem has a meta.contest_date inside the window")
+    keep = {p.id for p in problems}
+    window_problems = report / "problems-window.jsonl"
+    write_jsonl(window_problems, problems)
+    window_samples = []
+    taken: set[str] = set()
+    for path in samples_paths:
+        out = report / f"samples-window-{_label(Path(path), taken)}.jsonl"
+        write_jsonl(
+            out, (d for _, d in iter_jsonl(path) if isinstance(d, dict) and d.get("problem_id", d.get("task_id")) in keep)
+        )
+        window_samples.append(out)
+    return window_problems, window_samples, problems
+
+
 def evaluate(
     problems_path: str | Path,
     samples_paths: list[str | Path],
@@ -44,27 +90,40 @@ def evaluate(
     report_dir: str | Path,
     plots: bool = True,
     verify=verify_files,
+    since: str | None = None,
+    until: str | None = None,
     **verify_args,
 ) -> list[RunReport]:
     """Verify each samples file and score it; writes results, summary.json and plots to ``report_dir``.
 
     ``verify`` runs one file (``verify_files``, or ``tdrl.scale.ray_verify.ray_verify_files``
-    for a Ray cluster); ``verify_args`` go to it.
+    for a Ray cluster); ``verify_args`` go to it. ``since``/``until`` (``YYYY-MM-DD``) keep only
+    problems whose ``meta.contest_date`` lies in the window (see :func:`in_window`), e.g. a
+    LiveCodeBench window after a model's training cut-off.
     """
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)
-    problems = read_problems(problems_path)
+    window = None
+    labels = [Path(p) for p in samples_paths]
+    if since or until:
+        start = parse_day(since, "--since") if since else None
+        end = parse_day(until, "--until") if until else None
+        problems_path, samples_paths, problems = _windowed(Path(problems_path), list(samples_paths), report, start, end)
+        window = {"since": since, "until": until, "problems": len(problems)}
+    else:
+        problems = read_problems(problems_path)
     groups = groups_from_meta(problems)
     runs: list[RunReport] = []
     taken: set[str] = set()
-    for samples_path in samples_paths:
-        label = _label(Path(samples_path), taken)
+    for samples_path, named in zip(samples_paths, labels):
+        label = _label(named, taken)
         results_path = report / f"results-{label}.jsonl"
         verify(problems_path, samples_path, results_path, **verify_args)
         scores = Scores.from_results(d for _, d in iter_jsonl(results_path))
         runs.append(RunReport(label, results_path, scores, scores.summary(ks, groups)))
     summary = {
         "problems": len(problems),
+        **({"window": window} if window else {}),
         "k": ks,
         "runs": {r.label: r.summary for r in runs},
         "per_problem": {r.label: {pid: [p.n, p.c] for pid, p in r.scores.problems.items()} for r in runs},

@@ -93,7 +93,9 @@ def compile_problem(problem: Problem) -> ProblemPlan:
             if test.type == "method":  # the zygote calls the method on a fresh instance of the class
                 job = {"k": "call", "cls": problem.entry_point, "fn": test.method, "args": test.input}
             job_tests.append(job)
-            checks.append(Check("call", expected=expected, atol=atol, expected_encoded=_fast_form(expected), rule=test.rule or ""))
+            checks.append(
+                Check("call", expected=expected, atol=atol, expected_encoded=_fast_form(expected), rule=test.rule or "")
+            )
         elif test.type == "assert":
             try:
                 plan = compile_assert(test.code or "")

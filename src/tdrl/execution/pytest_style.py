@@ -19,7 +19,7 @@ own process, so a hostile program can fake it (``weak_tests`` counts these).
 
 from __future__ import annotations
 
-_SHIM = r'''
+_SHIM = r"""
 import sys as _tdrl_sys, types as _tdrl_types, re as _tdrl_re, os as _tdrl_os
 def _tdrl_make_pytest():
     pt = _tdrl_types.ModuleType("pytest")
@@ -145,7 +145,7 @@ def _tdrl_run_test(ns, name):
         finally:
             for c in reversed(cleanup):
                 c()
-'''
+"""
 
 
 def pytest_script(module: str, function: str) -> str:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from tdrl.execution.verifier import TimePolicy, Verifier
 from tdrl.execution.worker import Limits
-from tdrl.io import ResumableWriter, read_problems, read_samples
-from tdrl.records import Result
+from tdrl.io import InputError, ResumableWriter, iter_jsonl, read_samples
+from tdrl.records import Problem, RecordError, Result
 
 
 @dataclass
@@ -27,6 +27,7 @@ class VerifySummary:
     samples: int = 0
     pass_rate_sum: float = 0.0
     isolation: str = ""
+    dropped: int = 0  # samples of problems whose tests could not be compiled (<out>.dropped.jsonl)
 
     def add(self, r: Result) -> None:
         self.samples += 1
@@ -53,12 +54,20 @@ def verify_files(
     progress: bool = True,
 ) -> VerifySummary:
     """Verify every sample of ``samples_path``; see the module doc for resume behaviour."""
-    problems = {p.id: p for p in read_problems(problems_path)}
-    samples = list(read_samples(samples_path, set(problems)))
+    problems, unusable = _read_problems(problems_path)
+    samples = list(read_samples(samples_path, set(problems) | set(unusable)))
     summary = VerifySummary()
+    unusable.update(_uncompilable(problems, {s.problem_id for s in samples if s.problem_id in problems}))
+    if unusable:
+        dropped_path = Path(out_path).with_name(Path(out_path).name + ".dropped.jsonl")
+        with ResumableWriter(dropped_path, key=lambda d: (d["problem_id"], str(d["sample_id"]))) as dropped:
+            for s in samples:
+                if s.problem_id in unusable and s.key not in dropped.done:
+                    dropped.write({"problem_id": s.problem_id, "sample_id": s.sample_id, "reason": unusable[s.problem_id]})
+                summary.dropped += s.problem_id in unusable
     with ResumableWriter(out_path, key=lambda d: (d["problem_id"], str(d["sample_id"]))) as writer:
-        todo = [s for s in samples if s.key not in writer.done]
-        summary.skipped = len(samples) - len(todo)
+        todo = [s for s in samples if s.key not in writer.done and s.problem_id not in unusable]
+        summary.skipped = len(samples) - len(todo) - sum(s.problem_id in unusable for s in samples)
         with Verifier(
             workers=workers, sandbox=sandbox, time_policy=time_policy, limits=limits, stop_on_first_failure=stop_on_first_failure
         ) as verifier:
@@ -72,6 +81,44 @@ def verify_files(
                     advance()
             summary.isolation = verifier.isolation
     return summary
+
+
+def _read_problems(path) -> tuple[dict[str, Problem], dict[str, str]]:
+    """The problems file, and the ids of problems whose test values do not read back (a literal
+    past Python's limits, say) with the reason: their samples are written to
+    ``<out>.dropped.jsonl`` and the run goes on. Any other bad record stops with file, line, field."""
+    problems: dict[str, Problem] = {}
+    unusable: dict[str, str] = {}
+    first: dict[str, int] = {}
+    for lineno, obj in iter_jsonl(path):
+        pid = obj.get("id") if isinstance(obj, dict) else None
+        if isinstance(pid, str) and pid in first:
+            raise InputError(path, lineno, "id", f"duplicate id {pid!r} (first on line {first[pid]})")
+        try:
+            problem = Problem.from_dict(obj)
+        except RecordError as exc:
+            if not isinstance(pid, str) or not exc.message.startswith("not a Python literal"):
+                raise InputError(path, lineno, exc.field, exc.message) from None
+            unusable[pid] = f"{path}:{lineno}: field '{exc.field}': {exc.message}"
+            first[pid] = lineno
+            continue
+        first[problem.id] = lineno
+        problems[problem.id] = problem
+    return problems, unusable
+
+
+def _uncompilable(problems: dict, used: set[str]) -> dict[str, str]:
+    """Problems whose tests cannot be compiled for the sandbox, with the reason (dropped like
+    the unreadable ones of :func:`_read_problems`)."""
+    from tdrl.execution.plan import compile_problem
+
+    bad = {}
+    for pid in sorted(used):
+        try:
+            compile_problem(problems[pid])
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as exc:
+            bad[pid] = f"tests cannot be compiled: {type(exc).__name__}: {str(exc)[:200]}"
+    return bad
 
 
 class ProgressBar:

@@ -157,7 +157,7 @@ def synthesize_oracle(
     base = Problem(seed.id, [], prompt=seed.instruction, entry_point=answer.entry_point, reference=reference)
     chosen, mutant_stats = _select(base, verifier, kept, cfg) if kept else ([], {})
     stats.update(mutant_stats, reference_from="seed" if seed.solution else "brute_force")
-    tests = [Test("call", input=inp, output=repr(out)) for inp, out in chosen]
+    tests = [Test("call", input=inp, output=_literal(out) or "None") for inp, out in chosen]
     stats["tests"] = len(tests)
     if len(tests) < cfg.min_tests:
         return SynthOutcome(None, f"only {len(tests)} tests survived (min {cfg.min_tests})", stats)
@@ -178,6 +178,17 @@ def _compare(seed: Seed, answer: OracleAnswer, kept: list, verifier, cfg: SynthC
         if mine[0] == "ok" and values_equal(mine[1], out, atol=1e-6):
             agree.append((inp, out))
         else:
-            solution = repr(mine[1]) if mine[0] == "ok" else f"{mine[0]}: {str(mine[1])[:120]}"
-            disagree.append({"input": inp, "brute_force": repr(out), "solution": solution})
+            solution = _shown(mine[1]) if mine[0] == "ok" else f"{mine[0]}: {_shown(mine[1])}"
+            disagree.append({"input": inp, "brute_force": _shown(out), "solution": solution})
     return agree, disagree
+
+
+def _shown(value, limit: int = 200) -> str:
+    """A short readable form of a value for reports (ints past Python's digit limit in hex)."""
+    text = _literal(value)
+    if text is None:
+        try:
+            text = repr(value)
+        except ValueError:
+            text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

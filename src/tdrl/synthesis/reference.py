@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field
 
 from tdrl.execution.asserts import CallPlan, Unsupported, compile_assert
-from tdrl.execution.values import encode
+from tdrl.execution.values import encode, to_literal
 from tdrl.records import Problem, Test
 from tdrl.synthesis.inputs import grow_inputs, grow_stdin, seeds_from_hints
 from tdrl.synthesis.mutants import make_mutants
@@ -44,8 +44,9 @@ class SynthOutcome:
 
 
 def _literal(value) -> str | None:
-    text = repr(value)
+    """``value`` as a Python literal that reads back equal (ints of any size), else None."""
     try:
+        text = to_literal(value)
         return text if ast.literal_eval(text) == value or value != value else None
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         return None
@@ -120,7 +121,7 @@ def synthesize_reference(problem: Problem, verifier, cfg: SynthConfig) -> SynthO
     stats.update(mutant_stats)
     seed_tests = [t for t in problem.tests if t.type == "call"] if cfg.keep_seed_tests else []
     seen = {t.input for t in seed_tests}
-    new = [Test("call", input=inp, output=repr(out)) for inp, out in chosen if inp not in seen]
+    new = [Test("call", input=inp, output=_literal(out) or "None") for inp, out in chosen if inp not in seen]
     tests = seed_tests + new[: max(0, cfg.tests_per_problem - len(seed_tests))] if cfg.keep_seed_tests else new
     others = [t for t in problem.tests if t.type != "call"] if cfg.keep_seed_tests else []
     stats["tests"] = len(tests) + len(others)

@@ -17,7 +17,8 @@ from pathlib import Path
 from tdrl.execution import Verifier
 from tdrl.execution.run import ProgressBar
 from tdrl.io import ResumableWriter, iter_jsonl, read_problems
-from tdrl.synthesis.reference import SynthConfig, synthesize_reference
+from tdrl.records import RecordError
+from tdrl.synthesis.reference import SynthConfig, SynthOutcome, synthesize_reference
 
 
 @dataclass
@@ -109,7 +110,7 @@ def synth_files(
             ThreadPoolExecutor(max_workers=2 * verifier.n_workers) as pool,
         ):
             with ProgressBar(progress, len(todo), "synth", "problems") as advance:
-                for problem, outcome in zip(todo, pool.map(lambda p: synthesize_reference(p, verifier, cfg), todo)):
+                for problem, outcome in zip(todo, pool.map(lambda p: _synthesize_one(p, verifier, cfg), todo)):
                     reason = None if outcome.problem is not None else outcome.reason
                     record_outcome(out, dropped, summary, problem.id, outcome.problem, reason, outcome.stats, index)
                     advance()
@@ -117,6 +118,15 @@ def synth_files(
     if report_dir:
         quality_report(out_path, Path(report_dir))
     return summary
+
+
+def _synthesize_one(problem, verifier, cfg: SynthConfig) -> SynthOutcome:
+    """:func:`synthesize_reference`, with a failure on this problem's data (a value Python cannot
+    write, a malformed test) turned into a dropped problem instead of the end of the run."""
+    try:
+        return synthesize_reference(problem, verifier, cfg)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError, RecordError) as exc:
+        return SynthOutcome(None, f"synthesis failed: {type(exc).__name__}: {str(exc)[:200]}", {"method": "reference"})
 
 
 def quality_report(synth_path: Path, report_dir: Path) -> dict:
@@ -208,7 +218,9 @@ def _synth_llm(
                 ProgressBar(progress, len(todo), "synth", "seeds") as advance,
             ):
                 one = _oracle_seed if method == "oracle" else _llm_seed
-                jobs = pool.map(lambda seed: one(seed, chat, verifier, cfg, method, opts, solutions.get(seed.id, [])), todo)
+                jobs = pool.map(
+                    lambda seed: _guarded(one, seed, chat, verifier, cfg, method, opts, solutions.get(seed.id, [])), todo
+                )
                 for seed, (problem, reason, stats, errors) in zip(todo, jobs):
                     record_outcome(out, dropped, summary, seed.id, problem, reason, stats, index, errors)
                     advance()
@@ -258,6 +270,15 @@ def _trust(problem, samples, verifier, stats: dict):
     problem, info = filter_by_samples(problem, codes, verifier)
     stats.update(info, failed_reference=before - len(problem.tests), verified=bool(problem.reference))
     return problem
+
+
+def _guarded(one, seed, *args):
+    """One seed's LLM synthesis; a failure on this seed's data drops the seed, not the run."""
+    try:
+        return one(seed, *args)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError, RecordError) as exc:
+        reason = f"synthesis failed: {type(exc).__name__}: {str(exc)[:200]}"
+        return None, reason, {"method": args[3]}, [reason]
 
 
 def _llm_seed(seed, chat, verifier, cfg: SynthConfig, method: str, opts: LLMOptions, samples):

@@ -80,7 +80,9 @@ def _convert(row: dict, pid: str, source: str, what: str) -> Converted:
         tests = call_tests(io["inputs"], io["outputs"], fn if cls else None, "input_output")
         prompt = prompt_with_starter(question, PRELUDE + "\n" + (starter or f"def {fn}(...):"))
         entry = cls.group(1) if cls else fn
-        problem = Problem(pid, require_tests(tests, "input_output"), prompt=prompt, entry_point=entry, reference=reference, meta=meta)
+        problem = Problem(
+            pid, require_tests(tests, "input_output"), prompt=prompt, entry_point=entry, reference=reference, meta=meta
+        )
         return Converted(problem)
     tests = stdio_tests(list(zip(io["inputs"], io["outputs"])), source, "input_output")
     prompt = question.rstrip() + "\n\nRead the input from stdin and write the answer to stdout.\n"

@@ -42,7 +42,9 @@ def convert(row: dict, index: int) -> Converted:
         else:
             tests = stdio_tests(list(zip(inputs, outputs)), "livecodebench", "tests")
     elif isinstance(tests_raw, list):
-        if not all(isinstance(c, dict) and isinstance(c.get("input"), str) and isinstance(c.get("output"), str) for c in tests_raw):
+        if not all(
+            isinstance(c, dict) and isinstance(c.get("input"), str) and isinstance(c.get("output"), str) for c in tests_raw
+        ):
             raise Drop("tests", "every case needs string 'input' and 'output'")
         functional = {c.get("testtype") == "functional" for c in tests_raw}
         if functional == {True}:

@@ -76,7 +76,9 @@ def convert(row: dict, index: int) -> Converted:
     elif isinstance(cases, list):
         kinds = {c.get("type") for c in cases if isinstance(c, dict)}
         if len(kinds) != 1 or not all(isinstance(c, dict) and "input" in c and "output" in c for c in cases):
-            raise Drop("verification_info.test_cases", f"expected cases of one type with input and output, got {sorted(map(str, kinds))}")
+            raise Drop(
+                "verification_info.test_cases", f"expected cases of one type with input and output, got {sorted(map(str, kinds))}"
+            )
         if kinds == {"function_call"}:
             fn = cases[0].get("fn_name")
             if not isinstance(fn, str) or not fn.isidentifier():
