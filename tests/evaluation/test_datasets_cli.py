@@ -66,3 +66,19 @@ def test_eval_date_window_follows_livecodebench(tmp_path):
         app, ["eval", "--problems", str(problems), "--samples", str(samples), "--since", "March", "--report", str(tmp_path / "x")]
     )
     assert bad.exit_code == 2 and "--since must be a date as YYYY-MM-DD" in bad.output
+
+
+def test_convert_hf_reads_through_load_dataset(tmp_path, monkeypatch):
+    """``--hf ORG/DATASET:split`` goes through ``datasets.load_dataset``; here the name resolves to a
+    local folder (load_dataset looks for one first), so nothing is downloaded."""
+    datasets = __import__("pytest").importorskip("datasets")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    (tmp_path / "acme" / "lcb").mkdir(parents=True)
+    (tmp_path / "acme" / "lcb" / "test.jsonl").write_text((FIXTURES / "livecodebench.jsonl").read_text())
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "lcb.jsonl"
+    got = CliRunner().invoke(app, ["convert", "--from", "livecodebench", "--hf", "acme/lcb:test", "--out", str(out)])
+    assert got.exit_code == 0, got.output
+    assert [p.id for p in read_problems(out)] == ["abc900_a", "3900"]
+    gone = json.loads(Path(f"{out}.dropped.jsonl").read_text())
+    assert gone["id"] == "abc900_b" and gone["row"] == 3  # rows numbered as in the file

@@ -87,9 +87,7 @@ def iter_hub(spec: str, config: str | None = None) -> Iterator[tuple[int, Any]]:
     yield from enumerate(data, 1)
 
 
-def convert_rows(
-    rows: Iterator[tuple[int, Any]], fmt: str, source: str, out: str | os.PathLike, limit: int | None = None
-) -> ConvertSummary:
+def convert_rows(rows: Iterator[tuple[int, Any]], fmt: str, source: str, out: str | os.PathLike) -> ConvertSummary:
     """Convert ``rows`` with the ``fmt`` converter and write ``out`` (problems), ``<out>.dropped.jsonl``
     (id or row, field and reason of each dropped problem) and, when the dataset has graded
     answers, ``<out>.samples.jsonl`` and ``<out>.results.jsonl``. A row that breaks the
@@ -111,8 +109,6 @@ def convert_rows(
     files = {k: open(v, "w", encoding="utf-8") for k, v in paths.items()}
     try:
         for lineno, row in rows:
-            if limit is not None and summary.problems + sum(summary.dropped.values()) >= limit:
-                break
             if not isinstance(row, dict):
                 raise InputError(source, lineno, None, f"expected an object, got {type(row).__name__}")
             try:
