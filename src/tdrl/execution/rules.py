@@ -17,9 +17,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tdrl.execution.values import stdout_equal, values_equal
+from tdrl.records import CALL_RULES, STDIO_RULES
 
-CALL_RULES = ("exact", "apps", "livecodebench")
-STDIO_RULES = ("tokens", "exact", "livecodebench", "apps", "taco", "prime", "codecontests")
+__all__ = ["CALL_RULES", "STDIO_RULES", "call_matches", "stdout_matches"]
 
 
 # ------------------------------------------------------------------ call results
@@ -41,20 +41,16 @@ def call_matches(actual: Any, expected: Any, rule: str = "exact", atol: float = 
         return values_equal(actual, expected, atol)
     if isinstance(actual, tuple):
         actual = list(actual)
-    if _eq(actual, expected, atol):
+    if values_equal(actual, expected, atol):
         return True
     if rule == "livecodebench":
         return False
     if isinstance(expected, list) and expected:
-        if _eq(actual, expected[0], atol):
+        if values_equal(actual, expected[0], atol):
             return True
         if isinstance(actual, list) and actual and isinstance(actual[0], tuple):
-            return _eq([list(x) for x in actual], expected[0], atol)
+            return values_equal([list(x) for x in actual], expected[0], atol)
     return False
-
-
-def _eq(a: Any, b: Any, atol: float) -> bool:
-    return values_equal(a, b, atol)
 
 
 # ------------------------------------------------------------------ stdout
