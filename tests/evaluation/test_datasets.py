@@ -295,3 +295,19 @@ def test_verify_drops_a_problem_whose_values_do_not_read_back(tmp_path):
     (gone,) = dropped(out)
     assert gone["problem_id"] == "huge" and "tests[0].output" in gone["reason"] and "p.jsonl:2" in gone["reason"]
     assert json.loads(out.read_text())["status"] == "pass"
+
+
+def test_dataset_answers_past_the_digit_limit_convert_and_verify(tmp_path, verifier):
+    sevens = "7" * 6000  # 777...7: JSON text Python's json module will not read by default
+    row = (
+        '{"question": "Return the number made of n sevens.", "starter_code": "def sevens(n):", "solutions": "[]", '
+        '"input_output": "{\\"fn_name\\": \\"sevens\\", \\"inputs\\": [[6000]], \\"outputs\\": [[' + sevens + ']]}"}\n'
+    )
+    path = tmp_path / "rows.jsonl"
+    path.write_text(row)
+    problems, summary, _ = converted("taco", tmp_path, path)
+    assert summary.problems == 1
+    (p,) = problems.values()
+    assert p.tests[0].output.startswith("[0x")  # hex: reads back past the limit
+    right = "def sevens(n):\n    return (10 ** n - 1) // 9 * 7\n"
+    check(verifier, p, right, "def sevens(n):\n    return (10 ** n - 1) // 9 * 7 + 1\n")

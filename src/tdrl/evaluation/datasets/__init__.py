@@ -10,6 +10,7 @@ nothing is downloaded unless ``--hf`` asks for it (through ``datasets.load_datas
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -18,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from tdrl.evaluation.datasets import acecode, apps, codecontests, deepcoder, kodcode, livecodebench, primeintellect
-from tdrl.evaluation.datasets.common import Converted, Drop, RowError
-from tdrl.io import InputError, iter_jsonl
+from tdrl.evaluation.datasets.common import Converted, Drop, RowError, loads
+from tdrl.io import InputError
 from tdrl.records import RecordError
 
 CONVERTERS: dict[str, Callable[[dict, int], Converted]] = {
@@ -64,14 +65,22 @@ def iter_rows(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
         if not Path(path).exists():
             raise InputError(path, 0, None, "file not found")
         try:
-            rows = json.loads(Path(path).read_text(encoding="utf-8"))
+            rows = loads(Path(path).read_text(encoding="utf-8"))
         except ValueError as exc:
-            raise InputError(path, 0, None, f"broken JSON ({exc})") from None
+            raise InputError(path, 0, None, f"broken JSON ({str(exc)[:120]})") from None
         if not isinstance(rows, list):
             raise InputError(path, 0, None, "expected a JSON list of rows")
         yield from enumerate(rows, 1)
         return
-    yield from iter_jsonl(path)
+    if not Path(path).exists():
+        raise InputError(path, 0, None, "file not found")
+    with gzip.open(path, "rt", encoding="utf-8") if name.endswith(".gz") else open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    yield lineno, loads(line)
+                except ValueError as exc:  # also integers past Python's digit limit, read by loads
+                    raise InputError(path, lineno, None, f"broken JSON ({str(exc)[:120]})") from None
 
 
 def iter_hub(spec: str, config: str | None = None) -> Iterator[tuple[int, Any]]:
@@ -98,6 +107,8 @@ def convert_rows(rows: Iterator[tuple[int, Any]], fmt: str, source: str, out: st
         raise ValueError(f"unknown dataset {fmt!r} (one of {', '.join(CONVERTERS)})")
     convert = CONVERTERS[fmt]
     out = Path(out)
+    if Path(source).exists() and Path(source).resolve() == out.resolve():
+        raise InputError(source, 0, None, "--out would overwrite the file being converted")
     paths = {
         "problems": out,
         "dropped": out.with_name(out.name + ".dropped.jsonl"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from tdrl.execution.values import to_literal
@@ -46,6 +47,16 @@ class Converted:
     results: list[dict] = field(default_factory=list)  # recorded verdicts of ``samples``, tdrl verify's shape
 
 
+def _int(digits: str) -> int:
+    # json's int() stops at Python's 4300-digit limit; Decimal reads any length exactly
+    return int(digits) if len(digits) < 4000 else int(Decimal(digits))
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` that reads integers of any size (real datasets hold answers past 4300 digits)."""
+    return json.loads(text, parse_int=_int)
+
+
 def need(row: dict, key: str, kind: type | tuple = str, what: str = "") -> Any:
     """``row[key]``, or a :class:`RowError` when it is missing or not of ``kind``."""
     if key not in row or row[key] is None:
@@ -62,7 +73,7 @@ def json_field(row: dict, key: str, what: str = "") -> Any:
     value = need(row, key, (str, list, dict), what)
     if isinstance(value, str):
         try:
-            return json.loads(value)
+            return loads(value)
         except (ValueError, RecursionError) as exc:
             raise Drop(key, f"not JSON ({str(exc)[:80]})") from None
     return value
@@ -119,7 +130,7 @@ def int_keys(value: Any) -> Any:
 def json_lines(args: str, where: str) -> list:
     """LiveCodeBench's functional input: one JSON value per line, the positional arguments."""
     try:
-        return [json.loads(line) for line in args.split("\n")]
+        return [loads(line) for line in args.split("\n")]
     except (ValueError, RecursionError) as exc:
         raise Drop(where, f"an argument line is not JSON ({str(exc)[:80]})") from None
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import pickle
 import pickletools
 import re
@@ -35,6 +34,7 @@ from tdrl.evaluation.datasets.common import (
     json_field,
     json_lines,
     literal,
+    loads,
     need,
     prompt_with_starter,
     require_tests,
@@ -89,7 +89,7 @@ def unpickle_string(data: bytes) -> str:
 def decode_private(value: str) -> list:
     """LiveCodeBench's private tests: JSON, or base64(zlib(pickle(JSON text))) decoded safely."""
     try:
-        return json.loads(value)
+        return loads(value)
     except ValueError:
         pass
     try:
@@ -98,7 +98,7 @@ def decode_private(value: str) -> list:
         raw = inflate.decompress(packed, MAX_DECOMPRESSED)
         if inflate.unconsumed_tail:
             raise Drop("private_test_cases", f"decompresses to more than {MAX_DECOMPRESSED >> 20} MB")
-        tests = json.loads(unpickle_string(raw))
+        tests = loads(unpickle_string(raw))
     except (binascii.Error, UnicodeEncodeError, zlib.error) as exc:
         raise Drop("private_test_cases", f"neither JSON nor base64/zlib data ({exc})") from None
     except pickle.UnpicklingError as exc:
@@ -116,7 +116,7 @@ def functional_tests(cases: list[dict], func_name: str, as_method: bool, where: 
     for n, case in enumerate(cases):
         args = json_lines(case["input"], f"{where}[{n}].input")
         try:
-            expected = json.loads(case["output"])
+            expected = loads(case["output"])
         except (ValueError, RecursionError):
             raise Drop(f"{where}[{n}].output", "not JSON") from None
         inp, out = literal(args, f"{where}[{n}].input"), literal(expected, f"{where}[{n}].output")

@@ -19,8 +19,6 @@ Both follow verl's ``prime_code/testing_util.py`` verdict rules: ``prime`` for s
 
 from __future__ import annotations
 
-import json
-
 from tdrl.evaluation.datasets.apps import call_tests
 from tdrl.evaluation.datasets.common import (
     Converted,
@@ -28,6 +26,7 @@ from tdrl.evaluation.datasets.common import (
     RowError,
     json_field,
     json_lines,
+    loads,
     need,
     require_tests,
     stdio_tests,
@@ -51,7 +50,7 @@ def io_tests(io: dict, where: str) -> tuple[list, str | None]:
     outs = []
     for n, o in enumerate(outputs):
         try:
-            outs.append(json.loads(o) if isinstance(o, str) else o)
+            outs.append(loads(o) if isinstance(o, str) else o)
         except ValueError:
             raise Drop(f"{where}.outputs[{n}]", "not JSON") from None
     return call_tests(args, outs, None, where), fn
@@ -68,7 +67,7 @@ def convert(row: dict, index: int) -> Converted:
     cases = info["test_cases"]
     if isinstance(cases, str):
         try:
-            cases = json.loads(cases)
+            cases = loads(cases)
         except ValueError:
             raise Drop("verification_info.test_cases", "not JSON") from None
     if isinstance(cases, dict):
@@ -124,7 +123,7 @@ def convert_verl(row: dict, index: int) -> Converted:
     truth = rm["ground_truth"]
     if isinstance(truth, str):
         try:
-            truth = json.loads(truth)
+            truth = loads(truth)
         except ValueError:
             raise Drop("reward_model.ground_truth", "not JSON") from None
     if not isinstance(truth, dict):
