@@ -75,6 +75,30 @@ def read_problems(path: str | os.PathLike) -> list[Problem]:
     return problems
 
 
+def read_usable_problems(path: str | os.PathLike) -> tuple[list[Problem], dict[str, str]]:
+    """Like :func:`read_problems`, except that a problem whose test values do not read back as
+    literals (one past Python's limits, say) is set aside with its reason, by id, for the
+    stage to drop and go on. Any other bad record is still an :class:`InputError`."""
+    problems: list[Problem] = []
+    unusable: dict[str, str] = {}
+    first: dict[str, int] = {}
+    for lineno, obj in iter_jsonl(path):
+        pid = obj.get("id") if isinstance(obj, dict) else None
+        if isinstance(pid, str) and pid in first:
+            raise InputError(path, lineno, "id", f"duplicate id {pid!r} (first on line {first[pid]})")
+        try:
+            problem = Problem.from_dict(obj)
+        except RecordError as exc:
+            if not isinstance(pid, str) or not exc.message.startswith("not a Python literal"):
+                raise InputError(path, lineno, exc.field, exc.message) from None
+            unusable[pid] = f"{path}:{lineno}: field '{exc.field}': {exc.message}"
+            first[pid] = lineno
+            continue
+        first[problem.id] = lineno
+        problems.append(problem)
+    return problems, unusable
+
+
 def read_samples(path: str | os.PathLike, problem_ids: set[str] | None = None) -> Iterator[Sample]:
     """Stream samples; with ``problem_ids``, an unknown problem id is an error.
 

@@ -311,3 +311,28 @@ def test_dataset_answers_past_the_digit_limit_convert_and_verify(tmp_path, verif
     assert p.tests[0].output.startswith("[0x")  # hex: reads back past the limit
     right = "def sevens(n):\n    return (10 ** n - 1) // 9 * 7\n"
     check(verifier, p, right, "def sevens(n):\n    return (10 ** n - 1) // 9 * 7 + 1\n")
+
+
+def test_synth_drops_a_problem_whose_values_do_not_read_back(tmp_path):
+    from tdrl.synthesis.reference import SynthConfig
+    from tdrl.synthesis.run import synth_files
+
+    problems = tmp_path / "p.jsonl"
+    ref = "def f(x):\n    return x\n"
+    write_jsonl(
+        problems,
+        [
+            {
+                "id": "huge",
+                "entry_point": "f",
+                "reference": ref,
+                "tests": [{"type": "call", "input": "[1]", "output": "9" * 5000}],
+            },
+            {"id": "ok", "entry_point": "f", "reference": ref, "tests": [{"type": "call", "input": "[1]", "output": "1"}]},
+        ],
+    )
+    out = tmp_path / "synth.jsonl"
+    summary = synth_files(problems, out, SynthConfig(tests_per_problem=3, min_tests=1, mutants=0), workers=1, progress=False)
+    assert summary.kept == 1 and summary.dropped == {"test values do not read back": 1}
+    (gone,) = dropped(out)
+    assert gone["id"] == "huge" and "p.jsonl:1: field 'tests[0].output'" in gone["reason"]

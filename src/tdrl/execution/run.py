@@ -13,8 +13,8 @@ from pathlib import Path
 
 from tdrl.execution.verifier import TimePolicy, Verifier
 from tdrl.execution.worker import Limits
-from tdrl.io import InputError, ResumableWriter, iter_jsonl, read_samples
-from tdrl.records import Problem, RecordError, Result
+from tdrl.io import ResumableWriter, read_samples, read_usable_problems
+from tdrl.records import Result
 
 
 @dataclass
@@ -54,7 +54,8 @@ def verify_files(
     progress: bool = True,
 ) -> VerifySummary:
     """Verify every sample of ``samples_path``; see the module doc for resume behaviour."""
-    problems, unusable = _read_problems(problems_path)
+    problems, unusable = read_usable_problems(problems_path)
+    problems = {p.id: p for p in problems}
     samples = list(read_samples(samples_path, set(problems) | set(unusable)))
     summary = VerifySummary()
     unusable.update(_uncompilable(problems, {s.problem_id for s in samples if s.problem_id in problems}))
@@ -83,33 +84,9 @@ def verify_files(
     return summary
 
 
-def _read_problems(path) -> tuple[dict[str, Problem], dict[str, str]]:
-    """The problems file, and the ids of problems whose test values do not read back (a literal
-    past Python's limits, say) with the reason: their samples are written to
-    ``<out>.dropped.jsonl`` and the run goes on. Any other bad record stops with file, line, field."""
-    problems: dict[str, Problem] = {}
-    unusable: dict[str, str] = {}
-    first: dict[str, int] = {}
-    for lineno, obj in iter_jsonl(path):
-        pid = obj.get("id") if isinstance(obj, dict) else None
-        if isinstance(pid, str) and pid in first:
-            raise InputError(path, lineno, "id", f"duplicate id {pid!r} (first on line {first[pid]})")
-        try:
-            problem = Problem.from_dict(obj)
-        except RecordError as exc:
-            if not isinstance(pid, str) or not exc.message.startswith("not a Python literal"):
-                raise InputError(path, lineno, exc.field, exc.message) from None
-            unusable[pid] = f"{path}:{lineno}: field '{exc.field}': {exc.message}"
-            first[pid] = lineno
-            continue
-        first[problem.id] = lineno
-        problems[problem.id] = problem
-    return problems, unusable
-
-
 def _uncompilable(problems: dict, used: set[str]) -> dict[str, str]:
     """Problems whose tests cannot be compiled for the sandbox, with the reason (dropped like
-    the unreadable ones of :func:`_read_problems`)."""
+    the unreadable ones of :func:`tdrl.io.read_usable_problems`)."""
     from tdrl.execution.plan import compile_problem
 
     bad = {}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tdrl.execution import Verifier
 from tdrl.execution.run import ProgressBar
-from tdrl.io import ResumableWriter, iter_jsonl, read_problems
+from tdrl.io import ResumableWriter, iter_jsonl, read_usable_problems
 from tdrl.records import RecordError
 from tdrl.synthesis.reference import SynthConfig, SynthOutcome, synthesize_reference
 
@@ -97,12 +97,17 @@ def synth_files(
         )
     if method != "reference":
         raise ValueError(f"unknown method {method!r} (reference, llm, llm+reference, oracle)")
-    problems = read_problems(problems_path)
+    problems, unusable = read_usable_problems(problems_path)
     out_path = Path(out_path)
     dropped_path = out_path.with_name(out_path.name + ".dropped.jsonl")
-    summary = SynthSummary(problems=len(problems))
+    summary = SynthSummary(problems=len(problems) + len(unusable))
     t0 = time.monotonic()
     with ResumableWriter(out_path, key=lambda d: d["id"]) as out, ResumableWriter(dropped_path, key=lambda d: d["id"]) as dropped:
+        for pid, reason in unusable.items():  # test values that do not read back: dropped, the run goes on
+            if pid not in dropped.done:
+                dropped.write({"id": pid, "reason": reason, "stats": {}})
+                key = "test values do not read back"
+                summary.dropped[key] = summary.dropped.get(key, 0) + 1
         todo = [p for p in problems if p.id not in out.done and p.id not in dropped.done]
         summary.skipped = len(problems) - len(todo)
         with (
