@@ -336,3 +336,13 @@ def test_synth_drops_a_problem_whose_values_do_not_read_back(tmp_path):
     assert summary.kept == 1 and summary.dropped == {"test values do not read back": 1}
     (gone,) = dropped(out)
     assert gone["id"] == "huge" and "p.jsonl:1: field 'tests[0].output'" in gone["reason"]
+
+
+def test_dataset_prompts_are_shown_as_statements(tmp_path):
+    from tdrl.sampling.prompts import instruction
+
+    problems, _, _ = converted("livecodebench", tmp_path)
+    text = instruction(problems["3900"])
+    assert text.startswith("Solve the following problem in Python 3")
+    assert "```python\nReturn the largest" not in text  # the statement is not wrapped as code
+    assert "class Solution:" in text

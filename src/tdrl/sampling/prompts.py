@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import ast
+
 from tdrl.records import Problem
 
 COMPLETION_STOPS = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert "]
@@ -22,10 +24,23 @@ def instruction(problem: Problem) -> str:
             "Solve the following problem in Python 3. Read the input from standard input and write the answer "
             "to standard output. Answer with the complete program in one ```python code block.\n\n" + (problem.prompt or "")
         )
+    if problem.prompt and not _is_code(problem.prompt):  # a statement in words (datasets), maybe with starter code
+        return (
+            "Solve the following problem in Python 3. Answer with the complete solution, including any imports it "
+            "needs, in one ```python code block.\n\n" + problem.prompt
+        )
     return (
         "Complete the following Python function. Answer with the complete function, including any imports it "
         f"needs, in one ```python code block.\n\n```python\n{problem.prompt or ''}```"
     )
+
+
+def _is_code(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 def build_prompt(problem: Problem, fmt: str) -> tuple[list[dict] | None, str | None, list[str]]:
