@@ -94,6 +94,12 @@ def test_codecontests_stdio_rule(actual, expected, ok):
     assert stdout_matches(actual, expected, "codecontests") is ok
 
 
+@pytest.mark.parametrize("rule", ["livecodebench", "apps", "taco", "prime", "codecontests"])
+@pytest.mark.parametrize("hostile", ["sNaN", "nan", "inf -inf", "1e999999", "9" * 5000, "0x1p3"])
+def test_odd_numbers_in_stdout_never_raise(rule, hostile):
+    assert stdout_matches(hostile + "\n", "1\n", rule) is False
+
+
 def test_tokens_rule_is_tdrls_own_default():
     assert stdout_matches("1 2\n3\n", "1 2 3")
     assert not stdout_matches("Yes", "yes")

@@ -39,9 +39,9 @@ def call_tests(inputs: list, outputs: list, method: str | None, where: str) -> l
             fixed = int_keys(args[0])
             if fixed is not args[0]:
                 args = [fixed]  # the harness keeps only the first argument here ("assuming a singleton list")
-        if isinstance(out, dict):
+        if isinstance(out, dict) and int_keys(out) is not out:
             out = [int_keys(out)]
-        elif isinstance(out, list) and out and isinstance(out[0], dict):
+        elif isinstance(out, list) and out and isinstance(out[0], dict) and int_keys(out[0]) is not out[0]:
             out = [int_keys(out[0])]
         inp, exp = literal(args, f"{where}.inputs[{n}]"), literal(out, f"{where}.outputs[{n}]")
         if method:
