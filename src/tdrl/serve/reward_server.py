@@ -98,7 +98,15 @@ def create_app(
 
     @app.get("/health")
     async def health():
-        return {"status": "ok", "kind": kind, "inline_cached": len(inline), "known_problems": len(problems or {}), **stats}
+        plans = getattr(verifier, "_plans", None)
+        return {
+            "status": "ok",
+            "kind": kind,
+            "known_problems": len(problems or {}),
+            "inline_cached": len(inline),
+            "verifier_plans": len(plans) if isinstance(plans, dict) else None,
+            **stats,
+        }
 
     def error(status: int, detail: str, counter: str):
         stats[counter] += 1
@@ -146,7 +154,7 @@ def create_app(
                 cleaned = [response_of(q, p) for q, p in zip(body["query"], prompts)]
             if not (len(cleaned) == len(labels) == len(prompts)):
                 raise ValueError(f"{len(cleaned)} responses, {len(prompts)} prompts and {len(labels)} labels")
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # includes broken JSON
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:  # includes broken JSON
             return error(400, f"bad request: {exc}", "bad_requests")
         n = len(labels)
         items, errors = [None] * n, [None] * n
