@@ -105,7 +105,7 @@ def _episodes(tmp_path, tokenizer, remote_url: str, answers: list[tuple[object, 
     executor = SingleTurnAgentExecutor(remote_url)
     params = SimpleNamespace(max_tokens=256, logprobs=None)
     out = []
-    for row, (problem, response) in zip(rows, answers):
+    for row, (_, response) in zip(rows, answers):
         prompt, label = preprocess_data(
             row, input_key="prompt", label_key="label", apply_chat_template=tokenizer.apply_chat_template
         )
