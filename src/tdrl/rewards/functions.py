@@ -94,9 +94,10 @@ class InfraRows:
     def masked(self, func):
         """``func`` as an async TRL reward (sync ones run in a thread) that gives ``None`` on the batch's infra rows."""
         name = getattr(func, "__name__", type(func).__name__)
+        is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__)
 
         async def reward(prompts, completions, **kw):
-            if inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(getattr(func, "__call__", None)):
+            if is_async:
                 values = await func(prompts=prompts, completions=completions, **kw)
             else:
                 values = await asyncio.to_thread(func, prompts=prompts, completions=completions, **kw)
