@@ -13,6 +13,8 @@ from tdrl.records import Problem, Test
 from tdrl.serve import scoring
 from tdrl.serve.scoring import problem_label
 
+from .engines import need
+
 TDRL = [sys.executable, "-m", "tdrl.cli"]
 SQUARE = Problem(
     "sq",
@@ -118,8 +120,9 @@ def test_verl_and_prime_ground_truths_are_scored_as_tests():
     assert bad["score"] == 0.0 and bad["bad_label"] == 1.0
 
 
+@pytest.mark.engines
 def test_verl_routes_other_data_sources_to_verls_default_scorer():
-    pytest.importorskip("verl")
+    need("verl")
     out = _verl("openai/gsm8k", "The answer is #### 72", "72")
     assert out["score"] == 1.0 and out["tdrl"] == 0.0  # verl's gsm8k rule, not tdrl
     assert _verl("openai/gsm8k", "#### 71", "72")["score"] == 0.0

@@ -26,12 +26,14 @@ import pytest
 
 from tdrl.io import iter_jsonl, write_jsonl
 
+from .engines import need
 from .test_adapters import HALF, HOSTILE, RIGHT, SQUARE, STDIO, STDIO_RIGHT
 from .test_reward_server import reward_server
 
-pytest.importorskip("openrlhf")
-pytest.importorskip("aiohttp")
+need("openrlhf")
+need("aiohttp")
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.engines
 
 
 def documented_flags() -> list[str]:

@@ -23,11 +23,13 @@ import pytest
 from tdrl.io import write_jsonl
 from tdrl.records import Problem
 
+from .engines import need
 from .test_adapters import HALF, HOSTILE, RIGHT, SQUARE, STDIO, STDIO_RIGHT
 
-pytest.importorskip("verl")
-pytest.importorskip("hydra")
+need("verl")
+need("hydra")
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.engines
 
 
 def documented_overrides() -> list[str]:
