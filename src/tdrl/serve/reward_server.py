@@ -40,20 +40,6 @@ class _Refused(Exception):
     """A label the server will not score (unknown id, inline not allowed, a known id reused)."""
 
 
-def _forget_plan(verifier, problem) -> None:
-    """Drop an evicted problem's compiled plan from the verifier's cache."""
-    forget = getattr(verifier, "forget", None)
-    if callable(forget):
-        forget(problem)
-        return
-    plans, lock = getattr(verifier, "_plans", None), getattr(verifier, "_plan_lock", None)
-    if isinstance(plans, dict) and lock is not None:
-        with lock:
-            plan = plans.get(id(problem))
-            if plan is not None and getattr(plan, "problem", None) is problem:
-                del plans[id(problem)]
-
-
 def create_app(
     problems=None,
     verifier=None,
@@ -74,6 +60,7 @@ def create_app(
         ProblemCache,
         check_all,
         clean_response,
+        forget_plan,
         is_inline,
         problem_from_label,
         response_of,
@@ -82,7 +69,7 @@ def create_app(
 
     verifier = verifier or shared_verifier()
     gate = asyncio.Semaphore(max_concurrency)
-    inline = ProblemCache(cache_size, on_evict=lambda p: _forget_plan(verifier, p))
+    inline = ProblemCache(cache_size, on_evict=lambda p: forget_plan(verifier, p))
     stats = {
         "requests": 0,
         "samples": 0,
