@@ -145,6 +145,12 @@ def test_a_client_that_stops_sending_its_body_gets_408(tmp_path):
         assert normal["rewards"] == [1.0]
         assert all(a.startswith(b"HTTP/1.1 408") for a in answers), answers
         assert httpx.get(f"{url}/health").json()["slow_bodies"] == 3
+        # one that stops inside its headers is disconnected
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=60) as s:
+            s.sendall(b"POST /get_reward HTTP/1.1\r\nHost: x\r\nContent-Le")
+            assert s.recv(1024) == b""
+        assert post(url, {"response": [RIGHT], "labels": [problem_label(SQUARE)]}).json()["rewards"] == [1.0]
 
 
 def test_the_deadline_counts_from_arrival_not_from_getting_a_slot(tmp_path):

@@ -11,8 +11,9 @@ sample scores 0 and ``extra_logs`` flags why (``infra_error``, ``bad_label``).
 What a client can and cannot do:
 
 * A body over ``max_body`` bytes gets 413, whatever its ``Content-Length`` says; a body not
-  received within ``body_timeout`` seconds gets 408 (a client that stops sending holds
-  nothing for long).
+  received within ``body_timeout`` seconds gets 408, and a new connection that has not sent
+  its request line and headers within ``body_timeout`` is closed (a client that stops
+  sending holds nothing for long).
 * With ``problems`` (``--problems``) a label must be one of their ids; a label carrying its
   own tests is refused unless ``allow_inline``, and even then never under an id that
   ``problems`` knows (a client cannot swap in easier tests for a known problem). Without
@@ -194,6 +195,26 @@ def create_app(
     return app
 
 
+def _header_deadline(seconds: float):
+    """uvicorn's h11 protocol, closing a connection whose first request has not arrived within ``seconds``.
+
+    uvicorn times out idle keep-alive connections only, so a client that sends half a
+    request line would hold its connection for ever.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderDeadline(H11Protocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self.loop.call_later(seconds, self._no_request)
+
+        def _no_request(self) -> None:
+            if self.cycle is None and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderDeadline
+
+
 def serve(host: str = "127.0.0.1", port: int = 5000, problems_path=None, kind: str = "pass_rate", echo=print, **app_kw) -> None:
     """Bind, print one ``listening on`` line (with the real port when ``port`` is 0), serve until stopped."""
     import socket
@@ -216,5 +237,6 @@ def serve(host: str = "127.0.0.1", port: int = 5000, problems_path=None, kind: s
         else "inline problems"
     )
     echo(f"tdrl serve-reward listening on http://{host}:{bound}/get_reward ({mode})", flush=True)
-    config = uvicorn.Config(app, log_level="warning", timeout_keep_alive=5)
+    header_timeout = float(app_kw.get("body_timeout", 30.0))
+    config = uvicorn.Config(app, log_level="warning", timeout_keep_alive=5, http=_header_deadline(header_timeout))
     uvicorn.Server(config).run(sockets=[sock])
