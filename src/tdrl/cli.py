@@ -523,15 +523,23 @@ def rl(
 @app.command("serve-reward")
 def serve_reward(
     host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(5000, "--port"),
-    problems: Path | None = typer.Option(None, "--problems", help="Problems JSONL, for labels that are problem ids."),
+    port: int = typer.Option(5000, "--port", help="0: any free port (printed)."),
+    problems: Path | None = typer.Option(None, "--problems", help="Problems JSONL: labels must be their ids."),
+    allow_inline: bool = typer.Option(
+        False, "--allow-inline", help="With --problems, also score labels carrying their own tests (never under a known id)."
+    ),
     kind: str = typer.Option("pass_rate", "--reward", help="pass_rate | all_pass | acecoder."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
     timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds."),
     max_sample_time: float = typer.Option(20.0, "--max-sample-time", help="Time limit of one program over all its tests."),
     max_concurrency: int = typer.Option(64, "--max-concurrency", help="Requests verified at once; the rest wait."),
-    request_timeout: float = typer.Option(300.0, "--request-timeout", help="Seconds before a request gets HTTP 503."),
+    request_timeout: float = typer.Option(
+        150.0, "--request-timeout", help="Seconds from a request's arrival; samples not judged by then score 0 as infra errors."
+    ),
+    max_body: int = typer.Option(16 << 20, "--max-body-bytes", help="Larger request bodies get HTTP 413."),
+    body_timeout: float = typer.Option(30.0, "--body-timeout", help="Seconds to receive a request body (else HTTP 408)."),
+    cache_size: int = typer.Option(1024, "--cache-size", help="Inline problems kept compiled (LRU)."),
 ) -> None:
     """Serve rewards over HTTP in OpenRLHF's remote-reward protocol (POST /get_reward)."""
     import os
@@ -544,8 +552,34 @@ def serve_reward(
         TDRL_MAX_SAMPLE=str(max_sample_time),
         **({"TDRL_WORKERS": str(workers)} if workers else {}),
     )
+    with _user_errors(ValueError, FileNotFoundError, OSError):
+        serve(
+            host,
+            port,
+            problems,
+            kind,
+            max_concurrency=max_concurrency,
+            request_timeout=request_timeout,
+            max_body=max_body,
+            body_timeout=body_timeout,
+            allow_inline=allow_inline,
+            cache_size=cache_size,
+        )
+
+
+@app.command("export-openrlhf")
+def export_openrlhf_cmd(
+    problems: Path = typer.Option(..., "--problems", help="Problems JSONL."),
+    out: Path = typer.Option(..., "--out", help="JSONL for OpenRLHF (--data.prompt_dataset)."),
+    fmt: str = typer.Option("instruct", "--format", help="instruct (chat messages) | completion (plain text)."),
+    labels: str = typer.Option("problem", "--labels", help="problem (self-contained JSON) | id (needs TDRL_PROBLEMS)."),
+) -> None:
+    """Write problems as OpenRLHF prompt JSONL (prompt + label, scored by tdrl.serve.openrlhf or serve-reward)."""
+    from tdrl.serve.export import export_openrlhf
+
     with _user_errors(ValueError, FileNotFoundError):
-        serve(host, port, problems, kind, max_concurrency=max_concurrency, request_timeout=request_timeout)
+        n = export_openrlhf(problems, out, fmt, labels)
+    typer.echo(f"{n} rows -> {out}")
 
 
 @app.command("export-verl")

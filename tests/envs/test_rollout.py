@@ -127,9 +127,9 @@ def test_grpo_rollout_returns_what_trl_needs(tiny_model):
     prompts = [t.prompt for t in tasks for _ in range(2)]  # TRL repeats each prompt num_generations times
     prompts[1] = [{"role": "user", "content": prompts[1]}]  # conversational prompts are found too
     out = rollout(prompts, trainer)
-    assert out["logprobs"] is None and len(out["prompt_ids"]) == 6
-    for ids, mask in zip(out["completion_ids"], out["env_mask"]):
-        assert len(ids) == len(mask) and mask[0] == 1
+    assert len(out["prompt_ids"]) == 6
+    for ids, mask, logps in zip(out["completion_ids"], out["env_mask"], out["logprobs"]):
+        assert len(ids) == len(mask) == len(logps) and mask[0] == 1
     assert all(r <= 1.0 for r in out["env_return"])
     assert env_return([], out["env_return"]) == [float(x) for x in out["env_return"]]
     assert set(env_solved([], out["env_solved"])) <= {0.0, 1.0}
@@ -158,3 +158,35 @@ def test_envs_eval_through_an_openai_compatible_server_revises_after_feedback(se
     assert episode["answers"] == [wrong, right] and episode["rewards"][1] == 5.0
     assert episode["rewards"][0] == -2.0 * 6  # 1+1: four numbers unused, two invented
     assert episode["return"] == -12.0 + 5.0
+
+
+def test_grpo_rollout_logprobs_match_a_forward_pass_of_the_same_model(tiny_model):
+    """TRL's vLLM path reads ``logprobs`` as the sampling log-probability of each completion token
+    (compared with its own ``log_softmax(logits / temperature)``); pinned here against a separate
+    forward pass, one sequence at a time, on the same ids."""
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from tdrl.envs.rollout import grpo_rollout
+    from tdrl.training.common import load_tokenizer
+
+    env = Navigation(verify_iter=2)
+    tasks = env.tasks(2, "id")[:3]
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    trainer = SimpleNamespace(
+        model=model, processing_class=load_tokenizer(tiny_model), accelerator=SimpleNamespace(unwrap_model=lambda m: m)
+    )
+    temperature = 0.7
+    torch.manual_seed(0)
+    out = grpo_rollout(env, tasks, max_new_tokens=8, temperature=temperature)([t.prompt for t in tasks], trainer)
+    lengths = {len(p) + len(c) for p, c in zip(out["prompt_ids"], out["completion_ids"])}
+    assert len(lengths) > 1  # rows of different lengths: the batch's padding must not shift anything
+    for prompt, completion, logps in zip(out["prompt_ids"], out["completion_ids"], out["logprobs"]):
+        ids = torch.tensor([prompt + completion])
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits[0].float() / temperature
+        want = torch.log_softmax(logits, dim=-1)[len(prompt) - 1 : -1].gather(-1, torch.tensor(completion)[:, None])[:, 0]
+        assert torch.allclose(torch.tensor(logps), want, atol=1e-4), (logps, want.tolist())
+        assert all(lp <= 0.0 for lp in logps)

@@ -96,3 +96,74 @@ def test_rl_example_with_the_embedded_model(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "run" / "rl_curves.png").exists()
+
+
+def test_an_infra_error_row_is_dropped_from_every_reward_in_a_real_grpo_step(toy, tmp_path, monkeypatch):
+    """TRL 1.16 leaves a row out of the advantage only when every reward function gives None
+    (``GRPOTrainer._generate_and_score_completions``: ``unscorable_mask``). With tests + format
+    rewards and the verifier failing on one problem, that problem's rows are None in both, and
+    the count is logged per step."""
+    from concurrent.futures import Future
+
+    import torch
+    from trl import GRPOTrainer
+
+    import tdrl.execution
+    from tdrl.io import read_problems
+    from tdrl.records import Result
+    from tdrl.training.rl import RLConfig, train_rl
+
+    class FailsOnP0(tdrl.execution.Verifier):
+        """The real verifier, except that its sandbox "cannot start" for problem p0."""
+
+        def submit(self, problem, sample):
+            if problem.id != "p0":
+                return super().submit(problem, sample)
+            fut = Future()
+            fut.set_result(Result(problem.id, sample.sample_id, "infra_error", 0.0, [], 0.0, error="forced: no sandbox"))
+            return fut
+
+    monkeypatch.setattr(tdrl.execution, "Verifier", FailsOnP0)
+    seen = []
+    original = GRPOTrainer._calculate_rewards
+
+    def observed(self, inputs, prompts, completions, completion_ids_list):
+        rewards = original(self, inputs, prompts, completions, completion_ids_list)
+        seen.append(([x["problem_id"] for x in inputs], rewards.clone(), list(self.reward_func_names)))
+        return rewards
+
+    monkeypatch.setattr(GRPOTrainer, "_calculate_rewards", observed)
+    write_jsonl(tmp_path / "two.jsonl", read_problems(toy / "problems.jsonl")[:2])  # p0 and p1: both in the one batch
+    cfg = RLConfig(
+        model=str(toy / "sft"),
+        problems=str(tmp_path / "two.jsonl"),
+        out_dir=str(tmp_path / "run"),
+        prompt_format="completion",
+        rewards=[{"type": "tests", "kind": "pass_rate"}, {"type": "format", "think": False, "weight": 0.5}],
+        num_generations=4,
+        batch_size=8,
+        max_steps=1,
+        max_completion_length=6,
+        save_steps=10,
+        verifier={"workers": 2, "sandbox": "auto", "timeout": 2.0},
+    )
+    summary = train_rl(cfg, progress=False)
+    (ids, rewards, names), *_ = seen
+    assert names == ["tests_pass_rate", "format_code"]
+    failed = torch.tensor([pid == "p0" for pid in ids])
+    assert failed.sum() == 4 and (~failed).sum() == 4
+    assert torch.isnan(rewards[failed]).all()  # no reward function scored p0's rows: TRL drops them
+    assert not torch.isnan(rewards[~failed]).any()  # p1's rows keep both rewards
+    assert summary["infra_errors"] == 4 and summary["use_vllm"] is False
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["verifier/infra_errors"] for r in rows if "verifier/infra_errors" in r] == [4.0]
+
+
+def test_vllm_is_used_by_the_same_rule_for_rl_and_the_env_study():
+    from tdrl.training.rl import RLConfig, use_vllm
+
+    cfg = RLConfig(problems="x")
+    assert use_vllm(cfg, gpu=False) is False
+    assert use_vllm(cfg, gpu=True, rollout_func=lambda prompts, trainer: {}) is False  # the rollout generates itself
+    assert use_vllm(RLConfig(problems="x", use_vllm=True), gpu=True, rollout_func=lambda p, t: {}) is True
+    assert use_vllm(RLConfig(problems="x", use_vllm=False), gpu=True) is False

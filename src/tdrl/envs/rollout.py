@@ -6,7 +6,8 @@ episode is solved or out of attempts. It keeps the exact tokens: the prompt, and
 completion holding every answer (``env_mask`` 1, what the model wrote) and every reply in
 between (``env_mask`` 0, what the environment wrote). The same function serves evaluation
 (greedy), SFT-vs-RL studies, and TRL's ``GRPOTrainer`` through :func:`grpo_rollout`, whose
-``env_mask`` keeps the replies out of the loss.
+``env_mask`` keeps the replies out of the loss and whose per-token ``logprobs`` are what
+TRL's importance-sampling correction compares against (:func:`completion_logprobs`).
 """
 
 from __future__ import annotations
@@ -160,11 +161,41 @@ def summarize(env, episodes: list[dict], tasks: list[Task]) -> dict:
     return out
 
 
+def completion_logprobs(
+    model, prompt_ids: list[list[int]], completion_ids: list[list[int]], temperature: float = 1.0, batch_size: int = 8
+) -> list[list[float]]:
+    """Per-token log-probabilities of each completion after its prompt, as TRL computes them.
+
+    ``log_softmax(logits / temperature)`` at each completion token, from one forward pass of
+    ``model`` over prompt + completion (right-padded batches, so no position moves). Reply
+    tokens written by the environment get their log-probability too; ``env_mask`` keeps
+    them out of the loss.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    scale = temperature if temperature > 0 else 1.0
+    out: list[list[float]] = []
+    for start in range(0, len(prompt_ids), batch_size):
+        rows = [p + c for p, c in zip(prompt_ids[start : start + batch_size], completion_ids[start : start + batch_size])]
+        width = max(len(r) for r in rows)
+        ids = torch.tensor([r + [0] * (width - len(r)) for r in rows], device=device)
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=device)
+        with torch.no_grad():
+            logits = model(input_ids=ids, attention_mask=mask).logits.float() / scale
+        logps = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+        for row, (p, c) in enumerate(zip(prompt_ids[start : start + batch_size], completion_ids[start : start + batch_size])):
+            out.append(logps[row, len(p) - 1 : len(p) - 1 + len(c)].tolist())
+    return out
+
+
 def grpo_rollout(env, tasks: list[Task], max_new_tokens: int, temperature: float = 1.0):
     """A ``rollout_func`` for TRL's ``GRPOTrainer``: multi-turn episodes for the batch's prompts.
 
     The dataset's ``prompt`` column holds the task prompt (plain text); the rollout finds the
-    task by its prompt, plays it with the policy being trained, and returns the tokens, the
+    task by its prompt, plays it with the policy being trained, and returns the tokens, their
+    ``logprobs`` under the policy at ``temperature`` (what TRL's vLLM importance-sampling
+    correction reads; here sampling and training model are one, so the ratio is 1), the
     ``env_mask`` and two columns the reward functions read: ``env_return`` and ``env_solved``.
     """
     by_prompt = {t.prompt: t for t in tasks}
@@ -173,10 +204,11 @@ def grpo_rollout(env, tasks: list[Task], max_new_tokens: int, temperature: float
         model = trainer.accelerator.unwrap_model(trainer.model)
         batch = [by_prompt[p if isinstance(p, str) else p[-1]["content"]] for p in prompts]
         rollouts = play(model, trainer.processing_class, env, batch, max_new_tokens, temperature, batch_size=len(batch))
+        prompt_ids, completion_ids = [r.prompt_ids for r in rollouts], [r.completion_ids for r in rollouts]
         return {
-            "prompt_ids": [r.prompt_ids for r in rollouts],
-            "completion_ids": [r.completion_ids for r in rollouts],
-            "logprobs": None,
+            "prompt_ids": prompt_ids,
+            "completion_ids": completion_ids,
+            "logprobs": completion_logprobs(model, prompt_ids, completion_ids, temperature),
             "env_mask": [r.env_mask for r in rollouts],
             "env_return": [r.episode.ret for r in rollouts],
             "env_solved": [float(r.episode.solved) for r in rollouts],

@@ -4,7 +4,8 @@ Rules, in order (the chosen rule is recorded in each result's ``extraction`` fie
 
 1. ``fenced``: the completion has markdown code fences. Among the Python (or untagged)
    blocks, take the last one that defines the entry point; else the longest block. An
-   unterminated final fence (a cut-off generation) counts as a block.
+   unterminated final fence (a cut-off generation) counts as a block, and a closing fence
+   may be followed by more text on its line (``` ```<|im_end|>``, ``` ``` Done.``).
 2. ``prompt+completion``: the problem has a prompt that defines the entry point and the
    completion does not define it at top level: the completion continues the prompt's
    function header (HumanEval style), so the program is prompt + completion.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-_FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.S | re.M)
+_FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.S | re.M)
 _PY_TAGS = {"", "python", "py", "python3", "py3"}
 
 

@@ -4,8 +4,8 @@
   the verifier's pool, concurrently (it is ``async``, so TRL awaits it on its event loop
   next to other async rewards). ``kind`` is ``pass_rate`` (share of tests passed),
   ``all_pass`` (1 when every test passes, AceCoder's binary reward) or ``acecoder`` (pass
-  rate plus ``bonus`` when all pass). A verifier failure (``infra_error``) gives ``None``:
-  TRL leaves it out of the advantage instead of punishing the policy for it.
+  rate plus ``bonus`` when all pass). A verifier failure (``infra_error``) gives ``None``,
+  and the count per batch is logged as ``verifier/infra_errors`` (TRL's ``log_metric``).
 * :func:`format_reward`: R1-Zero style, ``<think>...</think>`` then a fenced code block (or
   only the code block with ``think=False``).
 * :class:`LengthPenalty`: ``-scale * max(0, tokens - limit) / limit``.
@@ -14,14 +14,22 @@
 TRL takes several reward functions with ``reward_weights`` and logs each under its own
 name (``rewards/<__name__>/mean``), so a weighted sum needs no code here; :func:`weighted`
 gives the same sum for engines that want one callable.
+
+TRL (1.16) leaves a row out of the advantage only when *every* reward function gives
+``None`` for it; a format or length reward would otherwise still score a row the verifier
+could not judge. :class:`InfraRows` is the one piece of shared state: the tests rewards of a
+run publish the rows they could not judge for the batch at hand, and every other reward,
+wrapped by :meth:`InfraRows.masked`, gives ``None`` on those rows too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 import time
 
+from tdrl.execution.response import normalize_response
 from tdrl.llm.hf import truncate_at_stop
 from tdrl.records import Problem, Result, Sample
 from tdrl.sampling.prompts import COMPLETION_STOPS
@@ -51,6 +59,55 @@ def completion_text(completion) -> str:
     return "".join(m.get("content") or "" for m in completion if isinstance(m, dict))
 
 
+class InfraRows:
+    """The rows of the current batch that the verifier could not judge, shared by every tdrl reward of one run.
+
+    Each :class:`VerifierReward` given this record publishes its ``infra_error`` rows and
+    waits until every publisher has; the union is then ``None`` in every reward. TRL calls
+    all reward functions of a batch with the same ``completions`` list, which identifies
+    the batch; one batch is scored at a time. ``total`` counts rows left out over the run.
+    """
+
+    def __init__(self):
+        self.publishers = 0
+        self.total = 0
+        self._batch: list | None = None  # [completions, rows, published, done]
+
+    def _entry(self, completions) -> list:
+        if self._batch is None or self._batch[0] is not completions:
+            self._batch = [completions, [False] * len(completions), 0, asyncio.Event()]
+        return self._batch
+
+    async def rows(self, completions, flags: list[bool] | None = None) -> list[bool]:
+        """The batch's rows to leave out; a publisher passes its own ``flags``."""
+        entry = self._entry(completions)
+        if flags is not None:
+            entry[1] = [a or b for a, b in zip(entry[1], flags)]
+            entry[2] += 1
+            if entry[2] >= self.publishers:
+                self.total += sum(entry[1])
+                entry[3].set()
+        if self.publishers:
+            await entry[3].wait()
+        return entry[1]
+
+    def masked(self, func):
+        """``func`` as an async TRL reward (sync ones run in a thread) that gives ``None`` on the batch's infra rows."""
+        name = getattr(func, "__name__", type(func).__name__)
+        is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__)
+
+        async def reward(prompts, completions, **kw):
+            if is_async:
+                values = await func(prompts=prompts, completions=completions, **kw)
+            else:
+                values = await asyncio.to_thread(func, prompts=prompts, completions=completions, **kw)
+            skip = await self.rows(completions)
+            return [None if bad else v for v, bad in zip(values, skip)]
+
+        reward.__name__ = name
+        return reward
+
+
 class VerifierReward:
     """Verifier-backed reward: ``await reward(prompts, completions, problem_id=[...])``.
 
@@ -61,10 +118,22 @@ class VerifierReward:
     share of step time spent on rewards can be reported.
     """
 
-    def __init__(self, problems: dict[str, Problem], kind: str = "pass_rate", verifier=None, bonus: float = 1.0, **verifier_kw):
+    def __init__(
+        self,
+        problems: dict[str, Problem],
+        kind: str = "pass_rate",
+        verifier=None,
+        bonus: float = 1.0,
+        infra: InfraRows | None = None,
+        **verifier_kw,
+    ):
         if kind not in KINDS:
             raise ValueError(f"unknown test reward {kind!r} (one of {', '.join(KINDS)})")
         self.problems, self.kind, self.bonus = problems, kind, bonus
+        self.infra = infra
+        if infra is not None:
+            infra.publishers += 1
+        self.infra_errors = 0
         self.__name__ = f"tests_{kind}"
         self._own = verifier is None
         if verifier is None:
@@ -76,24 +145,34 @@ class VerifierReward:
         self.calls = 0
         self.last_results: list[Result] = []
 
-    async def __call__(self, prompts, completions, problem_id, prompt_format=None, **_) -> list[float | None]:
+    async def __call__(self, prompts, completions, problem_id, prompt_format=None, log_metric=None, **_) -> list[float | None]:
         t0 = time.perf_counter()
-        keys, unique = [], {}
-        for i, (pid, completion) in enumerate(zip(problem_id, completions)):
-            text = completion_text(completion)
-            if prompt_format is not None and prompt_format[i] == "completion":
-                text = truncate_at_stop(text, COMPLETION_STOPS)[0]
-            keys.append((pid, text))
-            unique.setdefault((pid, text), len(unique))
-        # a group often repeats an answer: each distinct (problem, text) runs once
-        runs = await asyncio.gather(
-            *(self.verifier.check_async(self.problems[pid], Sample(pid, str(n), text)) for (pid, text), n in unique.items())
-        )
-        results = [runs[unique[key]] for key in keys]
+        flags = None
+        try:
+            keys, unique = [], {}
+            for i, (pid, completion) in enumerate(zip(problem_id, completions)):
+                text = normalize_response(completion_text(completion)).text
+                if prompt_format is not None and prompt_format[i] == "completion":
+                    text = truncate_at_stop(text, COMPLETION_STOPS)[0]
+                keys.append((pid, text))
+                unique.setdefault((pid, text), len(unique))
+            # a group often repeats an answer: each distinct (problem, text) runs once
+            runs = await asyncio.gather(
+                *(self.verifier.check_async(self.problems[pid], Sample(pid, str(n), text)) for (pid, text), n in unique.items())
+            )
+            results = [runs[unique[key]] for key in keys]
+            flags = [r.status == "infra_error" for r in results]
+        finally:
+            if self.infra is not None and flags is None:  # never leave the other rewards waiting
+                await self.infra.rows(completions, [False] * len(completions))
+        skip = await self.infra.rows(completions, flags) if self.infra is not None else flags
         self.last_results = results
+        self.infra_errors += sum(flags)
+        if log_metric is not None:
+            log_metric("verifier/infra_errors", float(sum(flags)))
         self.seconds += time.perf_counter() - t0
         self.calls += 1
-        return [reward_from_result(r, self.kind, self.bonus) for r in results]
+        return [None if bad else reward_from_result(r, self.kind, self.bonus) for r, bad in zip(results, skip)]
 
     def score(self, prompts, completions, problem_id, **kw) -> list[float | None]:
         """Blocking form, for callers without an event loop."""

@@ -47,7 +47,7 @@ class RLConfig:
     temperature: float = 1.0
     max_completion_length: int = 256
     lora: dict | None = None  # {"r": 16, "alpha": 32}
-    use_vllm: bool | None = None  # None: when a GPU and vllm are present
+    use_vllm: bool | None = None  # None: on a GPU with vllm installed, except with a custom rollout (see use_vllm())
     seed: int = 0
     save_steps: int = 50
     logging_steps: int = 1
@@ -98,16 +98,23 @@ def select_by_difficulty(problems: list, results_path, low: float = 0.0, high: f
 
 
 def build_rewards(cfg: RLConfig, problems: dict, verifier) -> tuple[list, list[float]]:
-    """Reward functions and weights from the ``rewards`` list of the config."""
-    from tdrl.rewards.functions import LengthPenalty, VerifierReward, format_reward
+    """Reward functions and weights from the ``rewards`` list of the config.
+
+    With a tests reward, the other rewards give ``None`` on the rows the verifier could not
+    judge (:class:`~tdrl.rewards.functions.InfraRows`), so TRL leaves those rows out entirely.
+    """
+    from tdrl.rewards.functions import InfraRows, LengthPenalty, VerifierReward, format_reward
 
     funcs, weights = [], []
+    infra = InfraRows()
     for spec in cfg.rewards:
         spec = dict(spec)
         kind = spec.pop("type", None)
         weight = float(spec.pop("weight", 1.0))
         if kind == "tests":
-            funcs.append(VerifierReward(problems, spec.pop("kind", "pass_rate"), verifier, bonus=spec.pop("bonus", 1.0)))
+            funcs.append(
+                VerifierReward(problems, spec.pop("kind", "pass_rate"), verifier, bonus=spec.pop("bonus", 1.0), infra=infra)
+            )
         elif kind == "format":
             think = bool(spec.pop("think", True))
 
@@ -129,7 +136,17 @@ def build_rewards(cfg: RLConfig, problems: dict, verifier) -> tuple[list, list[f
         weights.append(weight)
     if not funcs:
         raise ValueError("no rewards configured")
+    if infra.publishers:
+        funcs = [f if isinstance(f, VerifierReward) else infra.masked(f) for f in funcs]
     return funcs, weights
+
+
+def use_vllm(cfg: RLConfig, gpu: bool, rollout_func=None) -> bool:
+    """The one rule for generating with vLLM: ``use_vllm`` when set; else on a GPU with vLLM
+    installed, unless a custom rollout (the environment study) generates with the policy itself."""
+    if cfg.use_vllm is not None:
+        return bool(cfg.use_vllm)
+    return gpu and rollout_func is None and _has("vllm")
 
 
 def _dataset(problems: list, fmt: str):
@@ -192,7 +209,7 @@ def train_rl(
         fmt = "instruct" if tokenizer.chat_template else "completion"
 
     gpu = torch.cuda.is_available()
-    use_vllm = cfg.use_vllm if cfg.use_vllm is not None else gpu and _has("vllm")
+    vllm = use_vllm(cfg, gpu, rollout_func)
     report_to = [r for r in cfg.report_to if _has(r)]
     common = dict(
         output_dir=str(out),
@@ -255,7 +272,7 @@ def train_rl(
                 loss_type=cfg.algorithm,
                 scale_rewards=cfg.scale_rewards,
                 reward_weights=weights,
-                use_vllm=use_vllm,
+                use_vllm=vllm,
                 **extra,
             )
             trainer_cls = GRPOTrainer
@@ -288,6 +305,8 @@ def train_rl(
         "first_reward": rewards[0] if rewards else None,
         "last_reward": rewards[-1] if rewards else None,
         "reward_time_share": sum(shares) / len(shares) if shares else None,
+        "infra_errors": sum(getattr(f, "infra_errors", 0) for f in funcs),  # rows left out of every reward
+        "use_vllm": vllm,
         "resumed": resume,
     }
 
