@@ -100,7 +100,29 @@ _CODE = mmap.mmap(-1, CODE_MAX, flags=mmap.MAP_PRIVATE)
 _TAILBUF = mmap.mmap(-1, mmap.PAGESIZE, flags=mmap.MAP_PRIVATE)
 
 _RLIMITS = [getattr(resource, n) for n in dir(resource) if n.startswith("RLIMIT_")]
-_RLIMITS_AT_START = [resource.getrlimit(r) for r in _RLIMITS]
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(200)
+    except OSError:
+        return b""
+
+
+def _own_state():
+    """What a same-uid child could change about this process from outside: rlimits (prlimit),
+    nice (setpriority), CPU affinity, OOM score, autogroup nice (/proc/1/...)."""
+    return (
+        [resource.getrlimit(r) for r in _RLIMITS],
+        os.getpriority(os.PRIO_PROCESS, 0),
+        os.sched_getaffinity(0),
+        _read("/proc/self/oom_score_adj"),
+        _read("/proc/self/autogroup"),
+    )
+
+
+_STATE_AT_START = _own_state()
 
 
 def _scrub_modes():
@@ -779,8 +801,8 @@ def restore_work_area():
         os.mkdir(WORK, 0o700)
     except OSError as exc:
         raise Retire(f"cannot restore the work area: {exc}") from None
-    if [resource.getrlimit(r) for r in _RLIMITS] != _RLIMITS_AT_START:
-        raise Retire("the zygote's resource limits changed")
+    if _own_state() != _STATE_AT_START:
+        raise Retire("the zygote's limits, priority, affinity or OOM score changed")
 
 
 _compiled_now = []
