@@ -12,7 +12,7 @@ import os
 import pytest
 
 from tdrl import Problem, Sample, Test
-from tdrl.execution import Limits, TimePolicy, Verifier
+from tdrl.execution import TimePolicy, Verifier
 from tdrl.execution.sandbox import bwrap_works
 
 needs_bwrap = pytest.mark.skipif(bwrap_works() is not None, reason=f"OS sandbox unavailable: {bwrap_works()}")
@@ -281,7 +281,10 @@ KEYS = [["i", format(i * (2**61 - 1), "x")] for i in range(1, 100_000)]
         # a list the trusted assert check would turn into a set
         ('[["l", KEYS]]', Problem("add", [Test("assert", code="assert len(set(add(3, 4))) == 7")], entry_point="add")),
         # a huge int the trusted assert check would multiply by itself
-        ('[["i", "f" * 2_000_000]] * 2', Problem("add", [Test("assert", code="assert add(3, 4) * add(3, 4) == 49")], entry_point="add")),
+        (
+            '[["i", "f" * 2_000_000]] * 2',
+            Problem("add", [Test("assert", code="assert add(3, 4) * add(3, 4) == 49")], entry_point="add"),
+        ),
     ],
     ids=["dict-equal-hashes", "set-equal-hashes", "assert-set-equal-hashes", "assert-huge-int-square"],
 )

@@ -25,8 +25,8 @@ import functools
 import os
 import shutil
 import subprocess
-import tempfile
 import sys
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path

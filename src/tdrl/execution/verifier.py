@@ -485,7 +485,9 @@ class Verifier:
             judge = judge_cls(plan)
             on_records = judge.records if self.stop_on_first_failure else None
             try:
-                out = worker.run(job, program, backstop_s=budget + 10.0, on_records=on_records, on_event=judge.event if on_records else None)
+                out = worker.run(
+                    job, program, backstop_s=budget + 10.0, on_records=on_records, on_event=judge.event if on_records else None
+                )
             except WorkerStartFailed as exc:
                 return whole("infra_error", str(exc)[:500])
             except WorkerDied as exc:
