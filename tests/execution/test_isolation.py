@@ -232,7 +232,7 @@ def test_class5_seccomp_is_an_allow_list_that_checks_arguments(solo):
     assert r.status == "pass", r.tests
     # ordinary programs still work under the allow-list
     ordinary = r"""
-import json, os, random, re, select, signal, subprocess, sys, tempfile, threading, time, socket, multiprocessing
+import json, os, random, re, select, shutil, signal, subprocess, sys, tempfile, threading, time, socket, multiprocessing
 sys.setrecursionlimit(20000)
 def depth(n):
     return 0 if n == 0 else 1 + depth(n - 1)
@@ -242,6 +242,7 @@ def add(a, b):
     assert subprocess.run(['/bin/true']).returncode == 0
     with tempfile.NamedTemporaryFile() as f:
         f.write(b'x'); f.flush()
+        shutil.copy2(f.name, f.name + '.copy')  # copies extended attributes too
     time.sleep(0.01)
     r, w = os.pipe(); os.write(w, b'x'); assert select.select([r], [], [], 1)[0]
     signal.signal(signal.SIGALRM, lambda *x: None); signal.setitimer(signal.ITIMER_REAL, 0.01); time.sleep(0.05)

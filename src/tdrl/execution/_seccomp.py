@@ -40,6 +40,9 @@ ALLOW = {
     "umask": (95, 166), "utime": (132, None), "utimes": (235, None), "utimensat": (280, 88), "futimesat": (261, None),
     "mknod": (133, None), "mknodat": (259, 33), "inotify_init": (253, None), "inotify_init1": (294, 26),
     "inotify_add_watch": (254, 27), "inotify_rm_watch": (255, 28), "memfd_create": (319, 279), "readahead": (187, 213),
+    "setxattr": (188, 5), "lsetxattr": (189, 6), "fsetxattr": (190, 7), "getxattr": (191, 8), "lgetxattr": (192, 9),
+    "fgetxattr": (193, 10), "listxattr": (194, 11), "llistxattr": (195, 12), "flistxattr": (196, 13),
+    "removexattr": (197, 14), "lremovexattr": (198, 15), "fremovexattr": (199, 16),
     # memory
     "brk": (12, 214), "mmap": (9, 222), "munmap": (11, 215), "mremap": (25, 216), "mprotect": (10, 226), "madvise": (28, 233),
     "mincore": (27, 232), "msync": (26, 227), "membarrier": (324, 283),
