@@ -19,7 +19,7 @@ What it protects against (each property has its own adversarial test in
   ``prlimit64``'s pid.
 * **One sample reaching another.** The zygote is pid 1 of its sandbox and not dumpable;
   programs, records and output never become objects in its memory, so no later child
-  inherits them; before each job it empties ``/tmp`` and ``/dev/shm`` and checks itself,
+  inherits them; between jobs it empties ``/tmp`` and ``/dev/shm`` and checks itself,
   and retires (a fresh sandbox takes over) when anything is off (``_zygote.py``).
   References and other trusted code run on a pool of their own (``verifier.py``).
 * **Stalling the judge.** Records are validated by type and size; decoding and the

@@ -16,10 +16,12 @@ parent, which judges. What it does guard is the *sandbox between samples*:
   without a handler are dropped), not dumpable (no ``/proc/1/mem``, ``/proc/1/fd``,
   ptrace, ``pidfd_getfd``: the child has no capability in the namespace), under the
   seccomp allow-list it installs on itself, and every child closes the control pipes.
-* **each sample starts clean.** Before a job: every process of the last one is killed,
-  ``/tmp`` and ``/dev/shm`` are emptied and checked (empty, space back, modes as at
-  start), this process's rlimits are compared with those it started with. Anything off
-  and the zygote *retires* (says why and exits); the parent starts a fresh sandbox.
+* **each sample starts clean.** After each job (while the parent judges it): every
+  process of the job is killed, ``/tmp`` and ``/dev/shm`` are emptied and checked (empty,
+  space back, modes as at start), and this process's rlimits, nice value, affinity and
+  OOM score are compared with those it started with. Anything off and the zygote
+  *retires*: it takes the next job, says why instead of running it, and exits; the parent
+  starts a fresh sandbox and resends the job.
 * **time comes from this process's clock only.** A test's deadline starts when this
   process sees the previous test's record, never from anything a child can write.
 
@@ -811,7 +813,6 @@ _compiled_now = []
 def run_job(job):
     global _compiled_now
     reap_previous()
-    restore_work_area()  # raises Retire
     _compiled_now = compiled_tests(job) if job["mode"] != "stdio" else []
     n = len(job["tests"])
     stdio = job["mode"] == "stdio"
@@ -843,10 +844,24 @@ def run_job(job):
         _drop(_CODE, job["code_len"])
 
 
+def retire(why):
+    """Take the next job off the pipe (so the parent's write succeeds), say why we stop, exit."""
+    try:
+        while read_frame().get("abort"):
+            pass
+    except EOFError:
+        return
+    event(ev="retire", why=why[:300])
+
+
 def main():
     install = _seccomp_loader()
     if install is not None:
         install()  # once, here: every child inherits the filter
+    try:
+        restore_work_area()
+    except Retire as exc:
+        raise SystemExit(f"the sandbox is not as expected: {exc}") from None
     event(ev="ready", pidns=IN_SANDBOX, python=sys.version.split()[0], seccomp=install is not None)
     while True:
         try:
@@ -855,10 +870,12 @@ def main():
             return
         if job.get("abort"):
             continue  # an abort that arrived after its job ended
-        try:
-            run_job(job)
+        run_job(job)
+        try:  # clean up for the next sample while the parent judges this one
+            reap_previous()
+            restore_work_area()
         except Retire as exc:
-            event(ev="retire", why=str(exc)[:300])
+            retire(str(exc))
             return
 
 
