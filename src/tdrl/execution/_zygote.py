@@ -169,21 +169,30 @@ def _seccomp_loader():
 # ---------------------------------------------------------------- framing
 
 
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
+_pending = []  # frames queued for the parent: header, payload, header, payload, ...
 
 
 def send(kind, payload):
-    """One frame to the parent; ``payload`` may be a memoryview into a private buffer."""
-    head = struct.pack(">I", len(payload) + 1) + kind
-    if type(payload) is bytes:
-        _write_all(CTL_OUT, head + payload)
-    else:
-        _write_all(CTL_OUT, head)
-        _write_all(CTL_OUT, payload)
+    """Queue one frame; ``payload`` may be a memoryview into a private buffer (valid until flush)."""
+    _pending.append(struct.pack(">I", len(payload) + 1) + kind)
+    _pending.append(payload)
+
+
+def flush():
+    """Write the queued frames, usually in one system call, then let go of their buffers."""
+    bufs = [memoryview(b) for b in _pending if len(b)]
+    try:
+        while bufs:
+            n = os.writev(CTL_OUT, bufs)
+            while bufs and n >= len(bufs[0]):
+                n -= len(bufs.pop(0))
+            if n:
+                bufs[0] = bufs[0][n:]
+    finally:
+        for b in _pending:
+            if type(b) is memoryview:
+                b.release()
+        _pending.clear()
 
 
 _current = [None]  # the running job's records: forwarded before any event, so the parent sees them in order
@@ -193,6 +202,7 @@ def event(**fields):
     if _current[0] is not None:
         _current[0].forward()
     send(b"E", json.dumps(fields).encode())
+    flush()
 
 
 def _read_exact(fd, n):
@@ -640,12 +650,9 @@ class _Records:
         return advanced
 
     def forward(self):
+        """Queue the validated records not sent yet (``flush`` writes them)."""
         if self.valid > self.sent:
-            view = memoryview(self.buf)
-            try:
-                send(b"R", view[self.sent : self.valid])
-            finally:
-                view.release()
+            send(b"R", memoryview(self.buf)[self.sent : self.valid])
             self.sent = self.valid
 
     def close(self):
@@ -675,6 +682,7 @@ def supervise(job, records, start, stop, budget_deadline):
             deadline = time.monotonic() + timeouts[records.cur]  # our clock, when we saw the record
         if stream:
             records.forward()
+            flush()
         return records.bad or records.finished or (records.loaded and records.cur >= stop)
 
     def ended():
@@ -741,19 +749,14 @@ def reap_previous():
         kill_everything(_unreaped.pop())
 
 
-def _send_tail(kind, fd):
-    """The last TAIL bytes of a job file, through a private buffer that is dropped after."""
+def _send_tail(kind, fd, at):
+    """Queue the last TAIL bytes of a job file, read into a private page (dropped after the job)."""
     try:
         size = os.fstat(fd).st_size
-        n = os.preadv(fd, [memoryview(_TAILBUF)[:TAIL]], max(0, size - TAIL))
+        n = os.preadv(fd, [memoryview(_TAILBUF)[at : at + TAIL]], max(0, size - TAIL))
     except OSError:
         n = 0
-    view = memoryview(_TAILBUF)
-    try:
-        send(kind, view[:n])
-    finally:
-        view.release()
-    _drop(_TAILBUF, n)
+    send(kind, memoryview(_TAILBUF)[at : at + n])
 
 
 # ---------------------------------------------------------------- the work area
@@ -832,16 +835,18 @@ def run_job(job):
             i = supervise(job, records, i, i + 1 if stdio else n, budget_deadline)
         records.forward()
         if not stdio:
-            _send_tail(b"O", _job_fds["out"])
-        _send_tail(b"W", _job_fds["err"])
-        event(ev="done", ms=round((time.monotonic() - t0) * 1000, 3))
+            _send_tail(b"O", _job_fds["out"], 0)
+        _send_tail(b"W", _job_fds["err"], 2 * TAIL)
+        event(ev="done", ms=round((time.monotonic() - t0) * 1000, 3))  # one write for all of it
     finally:
         os.close(_job_fds.pop("out"))
         os.close(_job_fds.pop("err"))
         records.close()
         _shm[0].close()  # a dying child keeps its own mapping; the next job gets a fresh block
+        _pending.clear()
         _current[0] = None
         _drop(_CODE, job["code_len"])
+        _drop(_TAILBUF, len(_TAILBUF))
 
 
 def retire(why):
