@@ -78,29 +78,23 @@ class _Judge:
 
     def records(self, block: bytes) -> bool:
         """Judge a block of records; True when one of them is a failure (for stop-at-first-failure)."""
+        recs, intact = _split_records(block)
+        tests = _payloads([p for kind, _, p in recs if kind == _K_TEST])
         failed = False
-        off, size = 0, len(block)
-        while off < size:
-            if off + _REC.size > size:
-                return self._violation() or failed
-            n, i, kind = _REC.unpack_from(block, off)
-            start, off = off + _REC.size, off + _REC.size + n
-            if off > size:
-                return self._violation() or failed
+        for kind, i, payload in recs:
             if kind == _K_LOADED or kind == _K_END:
                 continue
             if kind == _K_LOAD_FAILED:
-                rec = _payload(block[start:off])
-                rec = rec if rec is not None else {}
+                rec = _payload(payload) or {}
                 self.load_error = f"{_text(rec.get('x'), 'Error')}: {_text(rec.get('m'), '')}".strip(": ")
                 if rec.get("mem"):
                     self.load_error = "memory: " + self.load_error
                 failed = True
             elif kind == _K_TEST and i == self.next and i < len(self.status):
-                failed = self.test(i, block[start:off]) or failed
+                failed = self.test(i, len(payload), next(tests)) or failed
             else:
                 return self._violation() or failed
-        return failed
+        return failed if intact else self._violation() or failed
 
     def _violation(self) -> bool:
         """A record out of order or malformed: the test it stands for is an error."""
@@ -110,9 +104,8 @@ class _Judge:
             self.next += 1
         return True
 
-    def test(self, i: int, payload: bytes) -> bool:
+    def test(self, i: int, size: int, rec: dict | None) -> bool:
         self.next = i + 1
-        rec = _payload(payload)
         if rec is None:
             self.status[i], self.errors[i] = "error", "malformed result"
             return True
@@ -120,7 +113,7 @@ class _Judge:
         if type(us) is int and 0 <= us < 10**12:
             self.times[i] = us / 1000
         try:
-            status, error = self._verdict(i, rec, len(payload))
+            status, error = self._verdict(i, rec, size)
         except OverBudget as exc:
             status, error = "output_limit", str(exc)
         except DecodeError as exc:
@@ -212,6 +205,32 @@ class _Judge:
         for s, e, t in zip(self.status, self.errors, self.times):
             out.append(TestResult(s or "not_run", t, e))
         return out
+
+
+def _split_records(block: bytes) -> tuple[list[tuple[int, int, bytes]], bool]:
+    """(kind, test index, payload) per record, and whether the block ended on a record boundary."""
+    recs, off, size = [], 0, len(block)
+    while off < size:
+        if off + _REC.size > size:
+            return recs, False
+        n, i, kind = _REC.unpack_from(block, off)
+        start, off = off + _REC.size, off + _REC.size + n
+        if off > size:
+            return recs, False
+        recs.append((kind, i, block[start:off]))
+    return recs, True
+
+
+def _payloads(datas: list[bytes]) -> Iterator[dict | None]:
+    """The records' JSON objects (None for one that is not), parsed in one call when all are well formed."""
+    try:
+        parsed = json.loads(b"[" + b",".join(datas) + b"]") if datas else []
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        parsed = None
+    if parsed is None or len(parsed) != len(datas):  # one bad payload, or one that held a comma-joined pair
+        yield from (_payload(d) for d in datas)
+    else:
+        yield from (p if type(p) is dict else None for p in parsed)
 
 
 def _payload(data: bytes) -> dict | None:
