@@ -149,14 +149,16 @@ def program(machine: str | None = None) -> bytes | None:
     def ld_arg0_then(check: tuple[int, int, int, int], on_true: int, on_false: int) -> list[tuple[int, int, int, int]]:
         return [(_LD, 0, 0, _ARG0), check, (_RET, 0, 0, on_true), (_RET, 0, 0, on_false)]
 
-    for nrs in ALLOW.values():
-        if nrs[col] is not None:
-            block(nrs[col], [(_RET, 0, 0, RET_ALLOW)])
+    # the checked calls first: the kernel caches verdicts that do not depend on arguments
+    # (the plain allow-list), so only these run the filter, and they find their block at once
+    block(CHECKED["prlimit64"][col], ld_arg0_then((_JEQ, 0, 1, 0), RET_ALLOW, RET_EPERM))
     block(CHECKED["clone"][col], ld_arg0_then((_JSET, 0, 1, CLONE_NEW_FLAGS), RET_EPERM, RET_ALLOW))
     for name in ("socket", "socketpair"):
         block(CHECKED[name][col], ld_arg0_then((_JEQ, 0, 1, AF_UNIX), RET_ALLOW, RET_EPERM))
-    block(CHECKED["prlimit64"][col], ld_arg0_then((_JEQ, 0, 1, 0), RET_ALLOW, RET_EPERM))
     block(CLONE3[col], [(_RET, 0, 0, RET_ENOSYS)])
+    for nrs in ALLOW.values():
+        if nrs[col] is not None:
+            block(nrs[col], [(_RET, 0, 0, RET_ALLOW)])
     for nrs in DENY.values():
         if nrs[col] is not None:
             block(nrs[col], [(_RET, 0, 0, RET_EPERM)])

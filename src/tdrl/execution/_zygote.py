@@ -101,26 +101,24 @@ if _prctl(4, 0) != 0:  # PR_SET_DUMPABLE=0: no /proc/<us>/mem, /proc/<us>/fd or 
 _CODE = mmap.mmap(-1, CODE_MAX, flags=mmap.MAP_PRIVATE)
 _TAILBUF = mmap.mmap(-1, mmap.PAGESIZE, flags=mmap.MAP_PRIVATE)
 
-_RLIMITS = [getattr(resource, n) for n in dir(resource) if n.startswith("RLIMIT_")]
 
-
-def _read(path):
+def _proc_fd(path):
     try:
-        with open(path, "rb") as f:
-            return f.read(200)
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # kept open: one pread per check
     except OSError:
-        return b""
+        return None
+
+
+_STATE_FDS = [fd for fd in map(_proc_fd, ("/proc/self/limits", "/proc/self/oom_score_adj", "/proc/self/autogroup")) if fd]
 
 
 def _own_state():
     """What a same-uid child could change about this process from outside: rlimits (prlimit),
-    nice (setpriority), CPU affinity, OOM score, autogroup nice (/proc/1/...)."""
+    OOM score and autogroup nice (/proc/1/...), nice (setpriority), CPU affinity."""
     return (
-        [resource.getrlimit(r) for r in _RLIMITS],
+        [os.pread(fd, 4096, 0) for fd in _STATE_FDS],
         os.getpriority(os.PRIO_PROCESS, 0),
         os.sched_getaffinity(0),
-        _read("/proc/self/oom_score_adj"),
-        _read("/proc/self/autogroup"),
     )
 
 
@@ -766,12 +764,13 @@ class Retire(Exception):
     """The sandbox is no longer as it started: this zygote must not run another sample."""
 
 
-def _wipe(root):
-    """Delete everything under ``root`` (not following links), or raise Retire."""
+def _wipe(root, keep=None):
+    """Delete everything under ``root`` (not following links) but the folder ``keep``'s own
+    entry (its contents go), or raise Retire."""
     stack, dirs, seen = [root], [], 0
     while stack:
         path = stack.pop()
-        if path != root:
+        if path != root and path != keep:
             os.chmod(path, 0o700)  # a sample may have made its folders unreadable
         with os.scandir(path) as entries:
             for entry in entries:
@@ -780,30 +779,44 @@ def _wipe(root):
                     raise Retire(f"more than {WIPE_MAX_ENTRIES} files left in {root}")
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
-                    dirs.append(entry.path)
+                    if entry.path != keep:
+                        dirs.append(entry.path)
                 else:
                     os.unlink(entry.path)
     for path in reversed(dirs):
         os.rmdir(path)
 
 
+_LEFT = {}  # per writable place: (inodes in use, space not back) after the first restore
+
+
 def restore_work_area():
     """Empty the writable places and check they are as at start; raise Retire if not."""
     try:
+        try:
+            st = os.lstat(WORK)
+            keep = WORK if stat.S_ISDIR(st.st_mode) else None  # a real folder: keep it, empty it
+            if keep and stat.S_IMODE(st.st_mode) != 0o700:
+                os.chmod(WORK, 0o700)
+        except FileNotFoundError:
+            keep = None
         for root, mode in _MODES_AT_START.items():
             st = os.lstat(root)
             if not stat.S_ISDIR(st.st_mode):
                 raise Retire(f"{root} is no longer a folder")
             if stat.S_IMODE(st.st_mode) != mode:
                 os.chmod(root, mode)
-            _wipe(root)
-            if os.listdir(root):
-                raise Retire(f"{root} is not empty after the wipe")
-            if IN_SANDBOX:
+            _wipe(root, keep)
+        if not keep:
+            os.mkdir(WORK, 0o700)
+        for root in _MODES_AT_START:
+            if IN_SANDBOX:  # our own tmpfs: the files in use (inodes) and blocks tell what is left
                 fs = os.statvfs(root)
-                if fs.f_blocks - fs.f_bfree > 8 or fs.f_files - fs.f_ffree > 8:
-                    raise Retire(f"{root} did not get its space back")
-        os.mkdir(WORK, 0o700)
+                left = (fs.f_files - fs.f_ffree, fs.f_blocks - fs.f_bfree > 8)
+                if _LEFT.setdefault(root, left) != left:
+                    raise Retire(f"{root} is not empty after the wipe, or did not get its space back")
+            elif os.listdir(root) != [os.path.basename(WORK)]:
+                raise Retire(f"{root} is not empty after the wipe")
     except OSError as exc:
         raise Retire(f"cannot restore the work area: {exc}") from None
     if _own_state() != _STATE_AT_START:
