@@ -112,7 +112,8 @@ def test_orphan_cannot_act_after_its_run(tmp_path):
         assert run(v, problem, orphan).status == "pass"  # a correct answer; the orphan is the attack
         probe = "import os, time\ndef add(a, b):\n    time.sleep(0.8)\n    return 3 if not os.path.exists('/tmp/orphan-was-here') else -1\n"
         assert run(v, problem, probe).status == "pass"
-        ps = "import os\ndef add(a, b):\n    return 3 if sorted(int(p) for p in os.listdir('/proc') if p.isdigit()) == [1, 2, os.getpid()] else len(os.listdir('/proc'))\n"
+        # only the zygote (pid 1 of the sandbox) and this program
+        ps = "import os\ndef add(a, b):\n    return 3 if sorted(int(p) for p in os.listdir('/proc') if p.isdigit()) == [1, os.getpid()] else len(os.listdir('/proc'))\n"
         assert run(v, problem, ps).status == "pass", "processes of earlier runs survive"
 
 
@@ -257,7 +258,14 @@ def test_deep_recursion_is_contained(verifier, small, add_problem):
     ids=["kill-parent", "killpg-0", "kill-all"],
 )
 def test_killing_parent_or_group_is_contained(verifier, add_problem, attack):
-    assert_contained(verifier, add_problem, f"import os\ndef add(a, b):\n    {attack}\n    return a + b\n", {"error"})
+    code = f"import os\ndef add(a, b):\n    {attack}\n    return a + b\n"
+    if attack.startswith("os.kill(os.getppid()"):
+        # the parent is the zygote, pid 1 of the sandbox: a signal it has no handler for is dropped
+        if bwrap_works() is None:
+            assert run(verifier, add_problem, code).status == "pass"
+            assert run(verifier, add_problem, CORRECT_ADD).status == "pass"
+            return
+    assert_contained(verifier, add_problem, code, {"error"})
 
 
 @needs_bwrap

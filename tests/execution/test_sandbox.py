@@ -42,3 +42,21 @@ def test_stale_cgroups_of_dead_verifiers_are_swept():
             group.remove()
         if stale.exists():
             stale.rmdir()
+
+
+def test_seccomp_program_builds_for_both_arches():
+    import struct
+
+    from tdrl.execution import _seccomp
+
+    assert not set(_seccomp.ALLOW) & set(_seccomp.DENY), "a syscall both allowed and denied"
+    assert not set(_seccomp.CHECKED) & (set(_seccomp.ALLOW) | set(_seccomp.DENY))
+    for machine in _seccomp.ARCHES:
+        prog = _seccomp.program(machine)
+        assert len(prog) % 8 == 0 and len(prog) // 8 < 4096  # the kernel's BPF_MAXINSNS
+        ins = [struct.unpack_from("<HBBI", prog, i) for i in range(0, len(prog), 8)]
+        assert ins[-1] == (0x06, 0, 0, _seccomp.RET_ENOSYS)  # default: as if the kernel lacked it
+        for pc, (code, jt, jf, _) in enumerate(ins):
+            if code & 0x07 == 0x05:  # a jump stays inside the program
+                assert pc + 1 + max(jt, jf) < len(ins)
+    assert _seccomp.program("sparc") is None

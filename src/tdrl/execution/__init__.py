@@ -12,10 +12,18 @@ What it protects against (each property has its own adversarial test in
   per-test record; exiting (``sys.exit(0)``, ``os._exit(0)``) is never a pass. Whatever a
   program writes on the result channel counts only as *its own answer*, judged like one.
 * **Escapes.** bubblewrap namespaces (user, PID, network, IPC, UTS, cgroup): no network,
-  a read-only ``/usr`` and Python installation, a private ``/tmp``, no working directory,
-  home or problems file, no signals to the verifier (other PID namespace), capabilities
-  dropped (``sandbox.py``); a seccomp filter in each child refuses ptrace, namespaces,
-  mounts, bpf, io_uring and inet/netlink sockets (``_zygote.py``).
+  a read-only ``/usr`` and Python installation, a private ``/tmp`` and ``/dev/shm``, a
+  read-only root, no working directory, home or problems file, no signals to the
+  verifier (other PID namespace), capabilities dropped (``sandbox.py``); an allow-list
+  seccomp filter (``_seccomp.py``) that also checks ``clone`` flags, socket families and
+  ``prlimit64``'s pid.
+* **One sample reaching another.** The zygote is pid 1 of its sandbox and not dumpable;
+  programs, records and output never become objects in its memory, so no later child
+  inherits them; between jobs it empties ``/tmp`` and ``/dev/shm`` and checks itself,
+  and retires (a fresh sandbox takes over) when anything is off (``_zygote.py``).
+  References and other trusted code run on a pool of their own (``verifier.py``).
+* **Stalling the judge.** Records are validated by type and size; decoding and the
+  trusted assert check run within budgets (``values.py``, ``asserts.py``).
 * **Resource abuse.** Wall-clock limits per test and per sample enforced from outside
   with SIGKILL, RLIMIT_CPU as a backstop, a cgroup memory and process limit (relative
   RLIMIT_AS and RLIMIT_NPROC without cgroups), RLIMIT_FSIZE on stdout/stderr (1 GB of

@@ -1,20 +1,39 @@
 """The in-sandbox half of the verifier: a warm interpreter that forks one child per run.
 
 This file runs *inside* the sandbox as a standalone script (``python -I -S -B zygote.py``);
-it imports nothing from tdrl. It is not trusted with verdicts: it never sees expected
-outputs, it only runs candidate code and forwards what the candidate produced (return
-values as type-tagged plain data, stdout for stdio tests) to the trusted parent, which
-judges. Anything the candidate does to this process tree can therefore change *what it
-answers*, never *how the answer is judged*.
+it imports nothing from tdrl but its neighbour ``_seccomp.py``. It is not trusted with
+verdicts: it never sees expected outputs, it only runs candidate code and forwards what the
+candidate produced (type-tagged plain values, stdout for stdio tests) to the trusted
+parent, which judges. What it does guard is the *sandbox between samples*:
+
+* **nothing of one sample reaches the next.** The program arrives as a raw payload read
+  straight into a private mapping (``_CODE``), never a Python object of this process, and
+  the mapping is dropped (zero pages) when the job ends; results go child -> shared block
+  -> private copy (``_Records``) -> parent pipe without becoming Python objects here;
+  stdout/stderr tails the same way. A later child forked from this process finds no
+  other sample's program, answers or output in its inherited memory.
+* **a child cannot reach this process.** In bubblewrap it is pid 1 of the sandbox (signals
+  without a handler are dropped), not dumpable (no ``/proc/1/mem``, ``/proc/1/fd``,
+  ptrace, ``pidfd_getfd``: the child has no capability in the namespace), under the
+  seccomp allow-list it installs on itself, and every child closes the control pipes.
+* **each sample starts clean.** After each job (while the parent judges it): every
+  process of the job is killed, ``/tmp`` and ``/dev/shm`` are emptied and checked (empty,
+  space back, modes as at start), and this process's rlimits, nice value, affinity and
+  OOM score are compared with those it started with. Anything off and the zygote
+  *retires*: it takes the next job, says why instead of running it, and exits; the parent
+  starts a fresh sandbox and resends the job.
+* **time comes from this process's clock only.** A test's deadline starts when this
+  process sees the previous test's record, never from anything a child can write.
 
 Wire protocol (parent <-> zygote, over the zygote's stdin/stdout):
-  parent -> zygote: frames ``>I length`` + JSON (a job, or ``{"abort": 1}``)
+  parent -> zygote: ``>II`` (json length, code length), the job as JSON, the program bytes
+     (a job, or ``{"abort": 1}`` with no code).
   zygote -> parent: frames ``>I length`` + one type byte + payload:
-     ``R`` result lines the children appended to the job's shared block (JSON lines),
-     ``E`` a JSON event of the zygote (ready, timeout, died, budget, done, ...).
+     ``R`` records (the child's binary records, validated, see ``REC``),
+     ``O``/``W`` the tail of the job's stdout/stderr, raw bytes,
+     ``E`` a JSON event of the zygote (ready, timeout, died, malformed, budget, retire, done).
 """
 
-import base64
 import builtins
 import collections
 import gc
@@ -24,9 +43,13 @@ import os
 import resource
 import select
 import signal
+import stat
 import struct
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _seccomp  # noqa: E402  (the file next to this one; bound next to it in the sandbox)
 
 PREIMPORT = ("bisect collections copy datetime functools heapq itertools json math operator random re string typing").split()
 for _name in PREIMPORT:
@@ -38,117 +61,90 @@ for _name in PREIMPORT:
 gc.collect()
 gc.freeze()  # keep the warm heap out of the children's collections: fewer copy-on-write faults
 
-CTL_IN = os.dup(0)
+CTL_IN = os.dup(0)  # os.dup: close-on-exec
 CTL_OUT = os.dup(1)
 _devnull = os.open("/dev/null", os.O_RDWR)
 os.dup2(_devnull, 0)
 os.dup2(_devnull, 1)
 os.close(_devnull)
 
-WORK = sys.argv[1] if len(sys.argv) > 1 else "/tmp/work"  # a private folder per zygote
+IN_SANDBOX = os.getpid() == 1  # bwrap --as-pid-1: we are the sandbox's init
+if IN_SANDBOX:
+    SCRUB = ["/tmp", "/dev/shm"]  # the only writable places in the sandbox
+    WORK = "/tmp/work"
+else:  # no sandbox: a private folder of the parent's
+    SCRUB = [sys.argv[1]]
+    WORK = os.path.join(sys.argv[1], "work")
 RESULT_FD = 3
-IN_PID_NAMESPACE = os.getpid() <= 3  # bwrap runs us as pid 2 in a fresh pid namespace
+CODE_MAX = 16 << 20  # the parent refuses longer programs
+TAIL = 1024  # bytes of stdout/stderr sent back
+WIPE_MAX_ENTRIES = 20_000  # more than this in /tmp after a sample: retire rather than spend the next one's time
 
 
 def _prctl(option, value):
-    try:
-        import ctypes
+    import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-    except Exception:
-        pass
+    return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
 
 
-# Python ignores SIGPIPE and SIGXFSZ at start-up; runs need the default (die), set once here
+# Python ignores SIGPIPE and SIGXFSZ at start-up; runs need the default (die), set once here.
+# SIGINT is ignored here (pid 1 would get KeyboardInterrupt from a child) and reset in children.
 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+if not IN_SANDBOX:
+    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans of a run come back to us to be reaped
+if _prctl(4, 0) != 0:  # PR_SET_DUMPABLE=0: no /proc/<us>/mem, /proc/<us>/fd or ptrace for a child
+    raise SystemExit("cannot make the zygote non-dumpable")
 
-_prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans of a run come back to us to be reaped
-_prctl(4, 0)  # PR_SET_DUMPABLE=0: the candidate cannot ptrace us or open /proc/<us>/fd
+# private (copy-on-write) mappings: a child sees what was there at its fork, never later jobs
+_CODE = mmap.mmap(-1, CODE_MAX, flags=mmap.MAP_PRIVATE)
+_TAILBUF = mmap.mmap(-1, mmap.PAGESIZE, flags=mmap.MAP_PRIVATE)
+
+
+def _proc_fd(path):
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # kept open: one pread per check
+    except OSError:
+        return None
+
+
+_STATE_FDS = [fd for fd in map(_proc_fd, ("/proc/self/limits", "/proc/self/oom_score_adj", "/proc/self/autogroup")) if fd]
+
+
+def _own_state():
+    """What a same-uid child could change about this process from outside: rlimits (prlimit),
+    OOM score and autogroup nice (/proc/1/...), nice (setpriority), CPU affinity."""
+    return (
+        [os.pread(fd, 4096, 0) for fd in _STATE_FDS],
+        os.getpriority(os.PRIO_PROCESS, 0),
+        os.sched_getaffinity(0),
+    )
+
+
+_STATE_AT_START = _own_state()
+
+
+def _scrub_modes():
+    return {root: stat.S_IMODE(os.lstat(root).st_mode) for root in SCRUB if os.path.isdir(root)}
+
+
+_MODES_AT_START = _scrub_modes()
+
+
+def _drop(buf, n):
+    """Give ``buf``'s first ``n`` bytes back to the kernel: they read as zeros from now on."""
+    if n:
+        buf.madvise(mmap.MADV_DONTNEED, 0, min(len(buf), -(-n // mmap.PAGESIZE) * mmap.PAGESIZE))
 
 
 # ---------------------------------------------------------------- seccomp
 
-# syscalls a test program has no business making: tracing or writing other processes,
-# namespaces and mounts, kernel keyrings, BPF, perf, io_uring, modules, reboot
-_DENY = {
-    "x86_64": (
-        0xC000003E,
-        41,
-        [
-            101,
-            310,
-            311,
-            165,
-            166,
-            272,
-            308,
-            250,
-            248,
-            249,
-            321,
-            298,
-            323,
-            246,
-            175,
-            313,
-            176,
-            155,
-            161,
-            167,
-            168,
-            169,
-            425,
-            426,
-            427,
-        ],
-    ),
-    "aarch64": (
-        0xC00000B7,
-        198,
-        [117, 270, 271, 40, 39, 97, 268, 219, 217, 218, 280, 241, 282, 104, 105, 273, 106, 41, 51, 224, 225, 142, 425, 426, 427],
-    ),
-}
-_DENY_SOCKET_DOMAINS = (2, 10, 16, 17)  # AF_INET, AF_INET6, AF_NETLINK, AF_PACKET
-
-
-def _seccomp_program():
-    """A classic-BPF seccomp filter (bytes) for this machine, or None on an unknown one."""
-    machine = os.uname().machine
-    if machine not in _DENY:
-        return None
-    arch, nr_socket, deny = _DENY[machine]
-    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    allow, eperm = 0x7FFF0000, 0x00050000 | 1
-    prog = []  # (code, jt, jf, k) with jumps as labels resolved below
-    prog.append((ld, 0, 0, 4))  # arch
-    prog.append((jeq, 0, "deny", arch))
-    prog.append((ld, 0, 0, 0))  # syscall number
-    prog.append((jge, "deny", 0, 0x40000000))  # x32 ABI
-    for nr in deny:
-        prog.append((jeq, "deny", 0, nr))
-    prog.append((jeq, 0, "allow", nr_socket))
-    prog.append((ld, 0, 0, 16))  # socket(domain, ...): low word of args[0]
-    for dom in _DENY_SOCKET_DOMAINS:
-        prog.append((jeq, "deny", 0, dom))
-    prog.append((ret, 0, 0, allow))
-    labels = {"allow": len(prog) - 1}
-    prog.append((ret, 0, 0, eperm))
-    labels["deny"] = len(prog) - 1
-    out = b""
-    for i, (code, jt, jf, k) in enumerate(prog):
-        jt = labels[jt] - i - 1 if isinstance(jt, str) else jt
-        jf = labels[jf] - i - 1 if isinstance(jf, str) else jf
-        out += struct.pack("<HBBI", code, jt, jf, k)
-    return out
-
-
-_SECCOMP = _seccomp_program()
-
 
 def _seccomp_loader():
-    """Prepare, once in the zygote, everything the child needs to load the filter with two calls."""
-    if _SECCOMP is None:
+    """Prepare everything needed to load the filter, or None on an arch without a table."""
+    prog_bytes = _seccomp.program()
+    if prog_bytes is None:
         return None
     import ctypes
 
@@ -156,51 +152,55 @@ def _seccomp_loader():
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
     libc = ctypes.CDLL(None, use_errno=True)
-    buf = ctypes.create_string_buffer(_SECCOMP, len(_SECCOMP))
-    prog = Prog(len(_SECCOMP) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    prog_ref = ctypes.byref(prog)
+    buf = ctypes.create_string_buffer(prog_bytes, len(prog_bytes))
+    prog = Prog(len(prog_bytes) // 8, ctypes.cast(buf, ctypes.c_void_p))
 
     def install():
         if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
             raise OSError(ctypes.get_errno(), "no_new_privs")
-        if libc.prctl(22, 2, prog_ref, 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
             raise OSError(ctypes.get_errno(), "seccomp")
 
-    install.keep = (buf, prog)  # keep the buffers alive
     return install
-
-
-_install_seccomp = _seccomp_loader()
 
 
 # ---------------------------------------------------------------- framing
 
 
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-_held = []  # child output held back until the job ends (unless the job asks to stream)
-_stream = [False]
+_pending = []  # frames queued for the parent: header, payload, header, payload, ...
 
 
 def send(kind, payload):
-    if kind == b"R" and not _stream[0]:
-        _held.append(payload)
-        return
-    if kind == b"E" and _held:
-        data = b"".join(_held)
-        _held.clear()
-        _write_all(CTL_OUT, struct.pack(">I", len(data) + 1) + b"R" + data + struct.pack(">I", len(payload) + 1) + kind + payload)
-        return
-    _write_all(CTL_OUT, struct.pack(">I", len(payload) + 1) + kind + payload)
+    """Queue one frame; ``payload`` may be a memoryview into a private buffer (valid until flush)."""
+    _pending.append(struct.pack(">I", len(payload) + 1) + kind)
+    _pending.append(payload)
+
+
+def flush():
+    """Write the queued frames, usually in one system call, then let go of their buffers."""
+    bufs = [memoryview(b) for b in _pending if len(b)]
+    try:
+        while bufs:
+            n = os.writev(CTL_OUT, bufs)
+            while bufs and n >= len(bufs[0]):
+                n -= len(bufs.pop(0))
+            if n:
+                bufs[0] = bufs[0][n:]
+    finally:
+        for b in _pending:
+            if type(b) is memoryview:
+                b.release()
+        _pending.clear()
+
+
+_current = [None]  # the running job's records: forwarded before any event, so the parent sees them in order
 
 
 def event(**fields):
+    if _current[0] is not None:
+        _current[0].forward()
     send(b"E", json.dumps(fields).encode())
+    flush()
 
 
 def _read_exact(fd, n):
@@ -214,8 +214,25 @@ def _read_exact(fd, n):
 
 
 def read_frame():
-    (n,) = struct.unpack(">I", _read_exact(CTL_IN, 4))
-    return json.loads(_read_exact(CTL_IN, n))
+    """The next job from the parent; its program goes straight into ``_CODE``, not onto our heap."""
+    n_json, n_code = struct.unpack(">II", _read_exact(CTL_IN, 8))
+    if n_code > CODE_MAX or n_json > (256 << 20):
+        raise EOFError  # a broken parent; exit
+    job = json.loads(_read_exact(CTL_IN, n_json))
+    job["code_len"] = n_code
+    if not n_code:
+        return job
+    view = memoryview(_CODE)
+    got = 0
+    try:
+        while got < n_code:
+            n = os.readv(CTL_IN, [view[got:n_code]])
+            if not n:
+                raise EOFError
+            got += n
+    finally:
+        view.release()
+    return job
 
 
 # ---------------------------------------------------------------- values (child side)
@@ -261,6 +278,8 @@ def encode(value, budget):
             budget[0] -= len(v) // 6
             if budget[0] < 0:
                 raise TooBig("return value too large")
+            import base64
+
             return ["y", base64.b64encode(v).decode()]
         stack_depth[0] += 1
         if stack_depth[0] > 200:
@@ -335,52 +354,56 @@ def compiled_tests(job):
     return out
 
 
-# The result channel: a shared memory block per job, written by the children, read by the
-# zygote. Header: bytes of records written (u64), index of the test now running (i64) and
-# when it started (f64, CLOCK_MONOTONIC). Records are JSON lines after the header. A child
-# writes a record, then the new length, so a killed child leaves no torn record behind;
-# it writes nothing on a pipe unless the job streams, so a fast test costs no system call.
-HDR = struct.Struct("<Qqd")
+# The result channel: a shared memory block per job, written by the children. Header: bytes
+# of records written (u64). Records follow: REC (payload length, test index, kind) then a
+# JSON payload. Kinds: L loaded, F failed to load, T one test's result, E end. A child writes
+# a record, then the new length, so a killed child leaves no torn record behind; it writes
+# nothing on a pipe unless the job streams, so a fast test costs no system call.
+HDR = struct.Struct("<Q")
+REC = struct.Struct("<IIB")
+K_LOADED, K_LOAD_FAILED, K_TEST, K_END = b"L"[0], b"F"[0], b"T"[0], b"E"[0]
+PAYLOAD_MAX = 256 << 20
 _shm = [None]
 
 
 def child_main(job, start, stop):
     """Runs in the forked child: load the program, run tests[start:stop], report each one."""
     shm = _shm[0]
-    room = len(shm) - HDR.size - 4096  # keep room for a last "too big" record
+    size = len(shm)
+    room = size - 4096  # keep room for a last "too big" record
     stream = job.get("stream")
     limits = job["limits"]
     value_budget = limits["value_nodes"]
-    pack_into, unpack_from, monotonic = struct.pack_into, struct.unpack_from, time.monotonic
+    pack_into, unpack_from = struct.pack_into, struct.unpack_from
+    rec_pack = REC.pack_into
+    dumps = json.dumps
 
-    def report(rec):
-        data = (json.dumps(rec) + "\n").encode()
-        off = unpack_from("<Q", shm, 0)[0]
-        if off + len(data) > room:
-            if "i" not in rec:
+    def report(kind, i=0, rec=None):
+        data = dumps(rec).encode() if rec is not None else b""
+        off = HDR.size + unpack_from("<Q", shm, 0)[0]
+        if off + REC.size + len(data) > room:
+            if kind != K_TEST:
                 return
-            data = (json.dumps({"i": rec["i"], "big": 1}) + "\n").encode()
-            room_left = len(shm) - HDR.size - off
-            if len(data) > room_left:
+            data = b'{"big": 1}'
+            if off + REC.size + len(data) > size:
                 return
-        shm[HDR.size + off : HDR.size + off + len(data)] = data
-        pack_into("<Q", shm, 0, off + len(data))
+        end = off + REC.size + len(data)
+        shm[off + REC.size : end] = data
+        rec_pack(shm, off, len(data), i, kind)
+        pack_into("<Q", shm, 0, end - HDR.size)
         if stream:
             os.write(RESULT_FD, b".")
 
-    def begin(i):
-        pack_into("<qd", shm, 8, i, monotonic())
-
+    source = _CODE[: job["code_len"]]  # our own copy of this sample's program
     stdio = job["mode"] == "stdio"
     ns = {"__name__": "__main__" if stdio else "__tdrl_candidate__", "__builtins__": builtins}
     if stdio:
         try:
-            code = compile(job["code"], "<candidate>", "exec")
+            code = compile(source, "<candidate>", "exec")
         except BaseException as exc:
-            report({"L": 0, "x": _exc_name(exc), "m": _exc_msg(exc)})
+            report(K_LOAD_FAILED, 0, {"x": _exc_name(exc), "m": _exc_msg(exc)})
             return
-        report({"L": 1})
-        begin(start)
+        report(K_LOADED)
         t0 = time.perf_counter()
         try:
             exit_code = 0
@@ -390,34 +413,35 @@ def child_main(job, start, stop):
                 exit_code = exc.code if type(exc.code) is int else (0 if exc.code is None else 1)
             dt = time.perf_counter() - t0
             sys.stdout.flush()
-            size = os.lseek(1, 0, os.SEEK_END)
-            if size > limits["stdout_bytes"]:
-                report({"i": start, "big": 1})
+            size_out = os.lseek(1, 0, os.SEEK_END)
+            if size_out > limits["stdout_bytes"]:
+                report(K_TEST, start, {"big": 1})
                 return
             os.lseek(1, 0, os.SEEK_SET)
             data = b""
-            while len(data) < size:
-                chunk = os.read(1, size - len(data))
+            while len(data) < size_out:
+                chunk = os.read(1, size_out - len(data))
                 if not chunk:
                     break
                 data += chunk
-            report({"i": start, "v": data.decode("utf-8", "replace"), "rc": exit_code, "us": int(dt * 1e6)})
+            report(K_TEST, start, {"v": data.decode("utf-8", "replace"), "rc": exit_code, "us": int(dt * 1e6)})
         except MemoryError:
-            report({"i": start, "x": "MemoryError", "mem": 1})
+            report(K_TEST, start, {"x": "MemoryError", "mem": 1})
         except BaseException as exc:
-            report({"i": start, "x": _exc_name(exc), "m": _exc_msg(exc)})
+            report(K_TEST, start, {"x": _exc_name(exc), "m": _exc_msg(exc)})
         os.write(RESULT_FD, b"!")
         return
 
     try:
-        exec(compile(job["code"], "<candidate>", "exec"), ns)
+        exec(compile(source, "<candidate>", "exec"), ns)
     except MemoryError:
-        report({"L": 0, "x": "MemoryError", "mem": 1})
+        report(K_LOAD_FAILED, 0, {"x": "MemoryError", "mem": 1})
         return
     except BaseException as exc:
-        report({"L": 0, "x": _exc_name(exc), "m": _exc_msg(exc)})
+        report(K_LOAD_FAILED, 0, {"x": _exc_name(exc), "m": _exc_msg(exc)})
         return
-    report({"L": 1})
+    del source
+    report(K_LOADED)
     compiled = _compiled_now
     no_builtins = {"__builtins__": {}}
     perf = time.perf_counter
@@ -425,34 +449,36 @@ def child_main(job, start, stop):
         test = job["tests"][i]
         kind = test["k"]
         code = compiled[i]
-        begin(i)
         t0 = perf()
         try:
             if isinstance(code, BaseException):
                 raise code
             if kind == "call":
-                fn = getattr(ns[test["cls"]](), test["fn"]) if "cls" in test else ns[test["fn"]]  # method: fresh instance
+                fn = getattr(ns[test["cls"]](), test["fn"]) if "cls" in test else ns[test["fn"]]  # the program's own names, never builtins; method: a fresh instance
                 value = fn(*eval(code, no_builtins))  # a literal: fresh objects on every run
                 dt = perf() - t0
-                rec = {"i": i, "v": encode(value, [value_budget]), "us": int(dt * 1e6)}
+                rec = {"v": encode(value, [value_budget]), "us": int(dt * 1e6)}
             elif kind == "probes":
+                for name in test.get("need", ()):  # the problem's names must be the program's, not builtins
+                    if name not in ns:
+                        raise NameError(f"name {name!r} is not defined")
                 values = [eval(c, ns) for c in code]
                 dt = perf() - t0
-                rec = {"i": i, "v": [encode(v, [value_budget]) for v in values], "us": int(dt * 1e6)}
+                rec = {"v": [encode(v, [value_budget]) for v in values], "us": int(dt * 1e6)}
             else:  # script: runs in the candidate's namespace; passes when it raises nothing
                 exec(code, ns)
                 dt = perf() - t0
-                rec = {"i": i, "v": True, "us": int(dt * 1e6)}
+                rec = {"v": True, "us": int(dt * 1e6)}
         except MemoryError:
-            rec = {"i": i, "x": "MemoryError", "mem": 1}
+            rec = {"x": "MemoryError", "mem": 1}
         except TooBig:
-            rec = {"i": i, "big": 1}
+            rec = {"big": 1}
         except Unsupported as exc:
-            rec = {"i": i, "x": "UnsupportedValue", "m": str(exc)}
+            rec = {"x": "UnsupportedValue", "m": str(exc)}
         except BaseException as exc:
-            rec = {"i": i, "x": _exc_name(exc), "m": _exc_msg(exc)}
-        report(rec)
-    report({"end": 1})
+            rec = {"x": _exc_name(exc), "m": _exc_msg(exc)}
+        report(K_TEST, i, rec)
+    report(K_END)
     os.write(RESULT_FD, b"!")
 
 
@@ -482,16 +508,16 @@ _job_fds = {}  # the current job's stdout/stderr files, opened by the zygote, sh
 
 
 def fork_child(job, start, stop):
-    struct.pack_into("<qd", _shm[0], 8, -1, 0.0)  # no test running yet
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.setsid()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             os.dup2(_job_fds["out"], 1)
             os.dup2(_job_fds["err"], 2)
             os.dup2(w, RESULT_FD)  # after 1 and 2: the job fds may sit on 3
-            os.closerange(RESULT_FD + 1, 65536)
+            os.closerange(RESULT_FD + 1, 65536)  # the control pipes among them
             os.chdir(WORK)
             if job["mode"] == "stdio":
                 os.ftruncate(1, 0)  # each stdio test starts with empty stdout
@@ -522,9 +548,9 @@ def kill_everything(pid):
     except OSError:
         pass
     while True:
-        if IN_PID_NAMESPACE:
+        if IN_SANDBOX:
             try:
-                os.kill(-1, signal.SIGKILL)  # everyone in this namespace but us and bwrap's init
+                os.kill(-1, signal.SIGKILL)  # everyone in this namespace but us
             except OSError:
                 pass
         else:
@@ -552,49 +578,91 @@ def _children():
     return pids
 
 
-class _Run:
-    """What the zygote knows about one child's progress, from the lines it wrote."""
+class _Records:
+    """This job's records as the zygote checked them, in a private copy the children cannot touch.
 
-    def __init__(self, start):
-        self.start = start
-        self.cur = None  # None while loading, else the index of the test being run
+    New bytes are copied from the shared block (buffer to buffer, no Python object holds
+    them), then validated in the copy: what was validated is exactly what is forwarded.
+    Progress (which test runs, since when) comes from these records and our own clock.
+    """
+
+    def __init__(self, size):
+        self.buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
+        self.copied = 0  # bytes copied from the shared block
+        self.valid = 0  # bytes of whole, validated records
+        self.sent = 0  # bytes forwarded to the parent
+        self.loaded = False
         self.finished = False  # the child said it is done (end, or failed to load)
-        self.pending = b""
+        self.bad = False  # a record broke the rules: the child is stopped, its test is an error
+        self.cur = 0  # index of the next test result expected
 
-    def feed(self, chunk):
-        self.pending += chunk
-        *lines, self.pending = self.pending.split(b"\n")
+    def start_run(self, start):
+        """A new child continues after the last valid record, whatever the last one wrote."""
+        struct.pack_into("<Q", _shm[0], 0, self.valid)
+        self.copied = self.valid
+        self.loaded, self.cur, self.finished, self.bad = False, start, False, False
+
+    def pull(self):
+        """Copy and check what the child appended; True when a test (or the load) completed."""
+        if self.bad:
+            return False
+        shm = _shm[0]
+        written = min(struct.unpack_from("<Q", shm, 0)[0], len(shm) - HDR.size, len(self.buf))
+        if written <= self.copied:
+            return False
+        dst = memoryview(self.buf)
+        src = memoryview(shm)
+        try:
+            dst[self.copied : written] = src[HDR.size + self.copied : HDR.size + written]
+        finally:
+            dst.release()
+            src.release()
+        self.copied = written
         advanced = False
-        for line in lines:
-            if line.startswith(b'{"L": 1'):
-                self.cur = self.start
-                advanced = True
-            elif line.startswith(b'{"L": 0') or line.startswith(b'{"end"'):
-                self.finished = True
-            elif line.startswith(b'{"i": ') and self.cur is not None:
+        while not self.bad and self.valid + REC.size <= self.copied:
+            n, i, kind = REC.unpack_from(self.buf, self.valid)
+            end = self.valid + REC.size + n
+            if n > PAYLOAD_MAX or end > len(self.buf):
+                self.bad = True
+                break
+            if end > self.copied:
+                break  # not committed yet
+            if self.finished:
+                self.bad = True
+            elif not self.loaded:
+                if kind == K_LOADED and n == 0:
+                    self.loaded = advanced = True
+                elif kind == K_LOAD_FAILED:
+                    self.finished = advanced = True
+                else:
+                    self.bad = True
+            elif kind == K_TEST and i == self.cur:
                 self.cur += 1
                 advanced = True
+            elif kind == K_END and n == 0:
+                self.finished = True
+            else:
+                self.bad = True
+            if not self.bad:
+                self.valid = end
         return advanced
 
+    def forward(self):
+        """Queue the validated records not sent yet (``flush`` writes them)."""
+        if self.valid > self.sent:
+            send(b"R", memoryview(self.buf)[self.sent : self.valid])
+            self.sent = self.valid
 
-_read_off = [0]  # bytes of the job's shared block already forwarded to the parent
-
-
-def _collect(run):
-    """Forward the records children appended since last time; return how many bytes."""
-    shm = _shm[0]
-    written = min(struct.unpack_from("<Q", shm, 0)[0], len(shm) - HDR.size)
-    if written <= _read_off[0]:
-        return 0
-    chunk = shm[HDR.size + _read_off[0] : HDR.size + written]
-    _read_off[0] = written
-    send(b"R", chunk)
-    run.feed(chunk)
-    return len(chunk)
+    def close(self):
+        self.buf.close()
 
 
-def supervise(job, start, stop, budget_deadline):
+TICK = 0.05  # how often the zygote looks at a child's progress when nothing wakes it
+
+
+def supervise(job, records, start, stop, budget_deadline):
     """Run tests[start:stop] in one child; return the next index to run, or None to end the job."""
+    records.start_run(start)  # before the fork: the child appends after the last valid record
     pid, r = fork_child(job, start, stop)
     pidfd = os.pidfd_open(pid)
     poller = select.poll()
@@ -602,48 +670,44 @@ def supervise(job, start, stop, budget_deadline):
     poller.register(pidfd, select.POLLIN)
     poller.register(CTL_IN, select.POLLIN)
     timeouts = job["timeouts"]
-    run = _Run(start)
+    stream = job.get("stream")
     deadline = time.monotonic() + job["load_timeout"]
-    seen = None  # (test index, start time) last read from the block's header
 
-    def here():
-        return run.cur if run.cur is not None else start
+    def look():
+        """Read the child's progress; True when the job or this run is over."""
+        nonlocal deadline
+        if records.pull() and records.loaded and records.cur < stop:
+            deadline = time.monotonic() + timeouts[records.cur]  # our clock, when we saw the record
+        if stream:
+            records.forward()
+            flush()
+        return records.bad or records.finished or (records.loaded and records.cur >= stop)
 
-    def after_failure():
-        return None if run.cur is None else run.cur + 1
-
-    def outcome():
-        """Where the job stands after the records read so far, or None to keep waiting."""
-        if run.finished:
-            return ("end", None if run.cur is None else len(job["tests"]))
-        if run.cur is not None and run.cur >= stop:
-            return ("end", stop)
-        return None
+    def ended():
+        if records.bad:
+            event(ev="malformed", i=records.cur, load=not records.loaded)
+            return None if not records.loaded else records.cur + 1
+        if records.finished and not records.loaded:
+            return None
+        return len(job["tests"]) if records.finished else stop
 
     try:
         while True:
             now = time.monotonic()
-            # the header says which test runs since when: it only ever moves deadlines
-            _, cur, began = HDR.unpack_from(_shm[0], 0)
-            if (cur, began) != seen and start <= cur < len(timeouts):
-                seen = (cur, began)
-                deadline = min(began, now) + timeouts[cur]
             if min(deadline, budget_deadline) <= now:
-                _collect(run)
-                done = outcome()
-                if done:
-                    return done[1]
+                if look():
+                    return ended()
                 if budget_deadline <= deadline:
-                    event(ev="budget", i=here())
+                    event(ev="budget", i=records.cur)
                     return None
-                event(ev="timeout", i=here(), load=run.cur is None)
-                return after_failure()
-            wait = min(deadline, budget_deadline, now + 0.05) - now  # look at the header every 50 ms
+                event(ev="timeout", i=records.cur, load=not records.loaded)
+                return None if not records.loaded else records.cur + 1
+            wait = min(deadline, budget_deadline, now + TICK) - now
             exited = False
             for fd, _ in poller.poll(max(1, int(wait * 1000) + 1)):
                 if fd == CTL_IN:
                     if read_frame().get("abort"):
-                        _collect(run)
+                        look()
                         event(ev="aborted")
                         return None
                 elif fd == pidfd:
@@ -651,16 +715,16 @@ def supervise(job, start, stop, budget_deadline):
                 elif fd == r:
                     if not os.read(r, 1 << 16):
                         poller.unregister(r)
-            _collect(run)
-            done = outcome()
-            if done:
-                return done[1]
+            if look():
+                return ended()
             if exited:
                 _, status = os.waitpid(pid, 0)
                 sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
                 code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-                event(ev="died", i=here(), load=run.cur is None, sig=sig, code=code)
-                return after_failure()
+                if look():
+                    return ended()
+                event(ev="died", i=records.cur, load=not records.loaded, sig=sig, code=code)
+                return None if not records.loaded else records.cur + 1
     finally:
         # SIGKILL now, reap (and sweep up orphans) just before the next fork: the parent
         # gets its answer without waiting for the kernel to tear the child down
@@ -683,27 +747,127 @@ def reap_previous():
         kill_everything(_unreaped.pop())
 
 
-def _tail(path, n):
+def _send_tail(kind, fd, at):
+    """Queue the last TAIL bytes of a job file, read into a private page (dropped after the job)."""
     try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - n))
-            return f.read().decode("utf-8", "replace")
+        size = os.fstat(fd).st_size
+        n = os.preadv(fd, [memoryview(_TAILBUF)[at : at + TAIL]], max(0, size - TAIL))
     except OSError:
-        return ""
+        n = 0
+    send(kind, memoryview(_TAILBUF)[at : at + n])
 
 
-def _wipe(path):
-    for entry in os.scandir(path):
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                _wipe(entry.path)
-                os.rmdir(entry.path)
-            else:
-                os.unlink(entry.path)
-        except OSError:
+# ---------------------------------------------------------------- the work area
+
+
+class Retire(Exception):
+    """The sandbox is no longer as it started: this zygote must not run another sample."""
+
+
+def _wipe(root, keep=None):
+    """Delete everything under ``root`` (not following links) but the folder ``keep``'s own
+    entry (its contents go), or raise Retire."""
+    stack, dirs, seen = [root], [], 0
+    while stack:
+        path = stack.pop()
+        if path != root and path != keep:
+            os.chmod(path, 0o700)  # a sample may have made its folders unreadable
+        with os.scandir(path) as entries:
+            for entry in entries:
+                seen += 1
+                if seen > WIPE_MAX_ENTRIES:
+                    raise Retire(f"more than {WIPE_MAX_ENTRIES} files left in {root}")
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                    if entry.path != keep:
+                        dirs.append(entry.path)
+                else:
+                    os.unlink(entry.path)
+    for path in reversed(dirs):
+        os.rmdir(path)
+
+
+JOB_FILES = (".stdout", ".stderr", ".stdin")
+
+
+def restore_work_area():
+    """Empty the writable places and check they are as at start; raise Retire if not.
+
+    Fast path, after an ordinary sample: our own job files go, and then the work folder is
+    empty and the inode and block counts of ``/tmp`` and ``/dev/shm`` are exactly those of
+    the clean start, so nothing else can be left (a hard link to one of our files would
+    keep its inode). Anything else: every entry is deleted, then counted again.
+    """
+    try:
+        if IN_SANDBOX and _clean_already():
             pass
+        else:
+            _restore_fully()
+    except OSError as exc:
+        raise Retire(f"cannot restore the work area: {exc}") from None
+    if _own_state() != _STATE_AT_START:
+        raise Retire("the zygote's limits, priority, affinity or OOM score changed")
+
+
+def _counts():
+    out = []
+    for root in _MODES_AT_START:
+        fs = os.statvfs(root)
+        out.append((fs.f_files - fs.f_ffree, fs.f_blocks - fs.f_bfree > 8))
+    return out
+
+
+def _clean_already():
+    if not _CLEAN:
+        return False
+    try:
+        st = os.lstat(WORK)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or stat.S_IMODE(st.st_mode) != 0o700:
+        return False
+    for name in JOB_FILES:
+        try:
+            os.unlink(WORK + "/" + name)
+        except FileNotFoundError:
+            pass
+    if os.listdir(WORK):
+        return False
+    for root, mode in _MODES_AT_START.items():
+        if stat.S_IMODE(os.lstat(root).st_mode) != mode:
+            return False
+    return _counts() == _CLEAN
+
+
+def _restore_fully():
+    try:
+        st = os.lstat(WORK)
+        keep = WORK if stat.S_ISDIR(st.st_mode) else None  # a real folder: keep it, empty it
+        if keep and stat.S_IMODE(st.st_mode) != 0o700:
+            os.chmod(WORK, 0o700)
+    except FileNotFoundError:
+        keep = None
+    for root, mode in _MODES_AT_START.items():
+        st = os.lstat(root)
+        if not stat.S_ISDIR(st.st_mode):
+            raise Retire(f"{root} is no longer a folder")
+        if stat.S_IMODE(st.st_mode) != mode:
+            os.chmod(root, mode)
+        _wipe(root, keep)
+    if not keep:
+        os.mkdir(WORK, 0o700)
+    if IN_SANDBOX:  # our own tmpfs mounts: files in use (inodes) and blocks tell what is left
+        counts = _counts()
+        if _CLEAN and counts != _CLEAN:
+            raise Retire("the work area is not empty after the wipe, or did not get its space back")
+        _CLEAN[:] = counts
+    else:
+        for root in _MODES_AT_START:
+            if os.listdir(root) != [os.path.basename(WORK)]:
+                raise Retire(f"{root} is not empty after the wipe")
+
+
+_CLEAN = []  # inode and block counts of the writable places right after the first restore
 
 
 _compiled_now = []
@@ -713,39 +877,57 @@ def run_job(job):
     global _compiled_now
     reap_previous()
     _compiled_now = compiled_tests(job) if job["mode"] != "stdio" else []
-    _stream[0] = bool(job.get("stream"))
-    os.makedirs(WORK, exist_ok=True)
-    _wipe(WORK)
     n = len(job["tests"])
     stdio = job["mode"] == "stdio"
     t0 = time.monotonic()
     budget_deadline = t0 + job["budget"]
     _shm[0] = mmap.mmap(-1, HDR.size + job["limits"]["result_bytes"])  # shared with the children
-    _read_off[0] = 0
+    records = _current[0] = _Records(job["limits"]["result_bytes"])
     _job_fds["out"] = os.open(WORK + "/.stdout", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     _job_fds["err"] = os.open(WORK + "/.stderr", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    i = 0
-    while i is not None and i < n:
-        reap_previous()
-        if stdio:
-            with open(WORK + "/.stdin", "w") as f:
-                f.write(job["tests"][i]["stdin"])
-        i = supervise(job, i, i + 1 if stdio else n, budget_deadline)
-    event(
-        ev="done",
-        ms=round((time.monotonic() - t0) * 1000, 3),
-        out="" if stdio else _tail(WORK + "/.stdout", 1024),
-        err=_tail(WORK + "/.stderr", 1024),
-    )
-    os.close(_job_fds.pop("out"))
-    os.close(_job_fds.pop("err"))
-    _shm[0].close()  # a dying child keeps its own mapping; the next job gets a fresh block
+    try:
+        i = 0
+        while i is not None and i < n:
+            reap_previous()
+            if stdio:
+                with open(WORK + "/.stdin", "w") as f:
+                    f.write(job["tests"][i]["stdin"])
+            i = supervise(job, records, i, i + 1 if stdio else n, budget_deadline)
+        records.forward()
+        if not stdio:
+            _send_tail(b"O", _job_fds["out"], 0)
+        _send_tail(b"W", _job_fds["err"], 2 * TAIL)
+        event(ev="done", ms=round((time.monotonic() - t0) * 1000, 3))  # one write for all of it
+    finally:
+        os.close(_job_fds.pop("out"))
+        os.close(_job_fds.pop("err"))
+        records.close()
+        _shm[0].close()  # a dying child keeps its own mapping; the next job gets a fresh block
+        _pending.clear()
+        _current[0] = None
+        _drop(_CODE, job["code_len"])
+        _drop(_TAILBUF, len(_TAILBUF))
+
+
+def retire(why):
+    """Take the next job off the pipe (so the parent's write succeeds), say why we stop, exit."""
+    try:
+        while read_frame().get("abort"):
+            pass
+    except EOFError:
+        return
+    event(ev="retire", why=why[:300])
 
 
 def main():
-    if _install_seccomp is not None:
-        _install_seccomp()  # once, here: every child inherits the filter
-    event(ev="ready", pidns=IN_PID_NAMESPACE, python=sys.version.split()[0], seccomp=_SECCOMP is not None)
+    install = _seccomp_loader()
+    if install is not None:
+        install()  # once, here: every child inherits the filter
+    try:
+        restore_work_area()
+    except Retire as exc:
+        raise SystemExit(f"the sandbox is not as expected: {exc}") from None
+    event(ev="ready", pidns=IN_SANDBOX, python=sys.version.split()[0], seccomp=install is not None)
     while True:
         try:
             job = read_frame()
@@ -754,6 +936,12 @@ def main():
         if job.get("abort"):
             continue  # an abort that arrived after its job ended
         run_job(job)
+        try:  # clean up for the next sample while the parent judges this one
+            reap_previous()
+            restore_work_area()
+        except Retire as exc:
+            retire(str(exc))
+            return
 
 
 if __name__ == "__main__":

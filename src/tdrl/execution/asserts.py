@@ -12,6 +12,12 @@ on real built-in objects: fake ``__eq__``/``__bool__`` objects, patched builtins
 patched ``AssertionError`` in the candidate's process cannot change the verdict.
 ``assert CALL(literals) == LITERAL`` becomes a plain call test.
 
+The problem's own names (its entry point, what its prompt defines) are never taken for
+the built-ins they may shadow: an entry point called ``max`` is a probe, evaluated in the
+sandbox, and must be the program's own (``AssertPlan.need``), not Python's ``max``. The
+trusted evaluator bounds its own work: big-int arithmetic by operand sizes, sets and
+dicts built from probe values by their count of equal hashes.
+
 Asserts outside this subset (statements before the assert, comprehensions, lambdas,
 f-strings, identity tests between computed values) raise :class:`Unsupported`; the
 verifier then runs them as ``script`` tests inside the sandbox, which a hostile program
@@ -21,10 +27,14 @@ verifier then runs them as ``script`` tests inside the sandbox, which a hostile 
 from __future__ import annotations
 
 import ast
+import builtins
 import math
 import operator
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
+
+from tdrl.execution.values import OverBudget, check_hashes
 
 
 class Unsupported(ValueError):
@@ -167,12 +177,13 @@ class AssertPlan:
     probes: list[str]
     expr: ast.expr
     probe_ids: dict[int, int]
+    need: list[str] = field(default_factory=list)  # builtin-named names the program itself must define
 
     def check(self, values: list[Any]) -> bool:
         """True when the assert holds for these probe values; :class:`CheckError` when it raises."""
         try:
             return bool(_Evaluator(self.probe_ids, values).eval(self.expr))
-        except CheckError:
+        except (CheckError, OverBudget):
             raise
         except Exception as exc:  # the assert itself would have raised: TypeError, ZeroDivisionError...
             raise CheckError(f"{type(exc).__name__}: {exc}"[:300]) from None
@@ -206,8 +217,22 @@ def parse_assert(code: str) -> ast.Assert:
     return tree.body[0]
 
 
-def compile_assert(code: str) -> CallPlan | AssertPlan:
-    """Split an assert test into sandbox probes and a trusted check (see the module doc)."""
+_DEFINED = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_]\w*)", re.M)
+
+
+def own_names(entry_point: str | None, prompt: str | None) -> frozenset[str]:
+    """The names a problem defines itself: its entry point and every def/class of its prompt."""
+    names = set(_DEFINED.findall(prompt or ""))
+    if entry_point:
+        names.add(entry_point)
+    return frozenset(names)
+
+
+def compile_assert(code: str, own: frozenset[str] = frozenset()) -> CallPlan | AssertPlan:
+    """Split an assert test into sandbox probes and a trusted check (see the module doc).
+
+    ``own`` are the problem's own names (:func:`own_names`): never trusted as built-ins.
+    """
     expr = parse_assert(code).test
     if isinstance(expr, ast.Compare) and len(expr.ops) == 1 and isinstance(expr.ops[0], ast.Eq):
         left, right = expr.left, expr.comparators[0]
@@ -215,7 +240,7 @@ def compile_assert(code: str) -> CallPlan | AssertPlan:
             if (
                 isinstance(call, ast.Call)
                 and isinstance(call.func, ast.Name)
-                and call.func.id not in _SAFE_FUNCS
+                and (call.func.id not in _SAFE_FUNCS or call.func.id in own)
                 and not call.keywords
                 and all(not isinstance(a, ast.Starred) and _literal(a) for a in call.args)
                 and _literal(lit)
@@ -224,38 +249,49 @@ def compile_assert(code: str) -> CallPlan | AssertPlan:
                 return CallPlan(call.func.id, args, ast.unparse(lit))
     probes: list[str] = []
     probe_ids: dict[int, int] = {}
-    _Splitter(probes, probe_ids).visit_expr(expr)
-    return AssertPlan(probes, expr, probe_ids)
+    splitter = _Splitter(probes, probe_ids, own)
+    splitter.visit_expr(expr)
+    return AssertPlan(probes, expr, probe_ids, sorted(splitter.need))
+
+
+_BUILTIN_NAMES = frozenset(dir(builtins)) | {"math"}
 
 
 class _Splitter:
     """Marks maximal sub-expressions that need the candidate's namespace as probes."""
 
-    def __init__(self, probes: list[str], ids: dict[int, int]):
-        self.probes, self.ids = probes, ids
+    def __init__(self, probes: list[str], ids: dict[int, int], own: frozenset[str] = frozenset()):
+        self.probes, self.ids, self.own = probes, ids, own
+        self.need: set[str] = set()
 
     def probe(self, node: ast.expr) -> None:
         for sub in ast.walk(node):
             if isinstance(sub, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
                 raise Unsupported(f"{type(sub).__name__} inside a probe")
+            if isinstance(sub, ast.Name) and sub.id in self.own and sub.id in _BUILTIN_NAMES:
+                self.need.add(sub.id)  # in the sandbox it would fall back to the builtin
         self.ids[id(node)] = len(self.probes)
         self.probes.append(ast.unparse(node))
+
+    def trusted(self, name: str, table: dict[str, Any]) -> bool:
+        return name in table and name not in self.own
 
     def visit_expr(self, node: ast.expr) -> None:
         if isinstance(node, ast.Constant):
             return
         if isinstance(node, ast.Name):
-            if node.id in _SAFE_NAMES or node.id in ("None", "True", "False"):
+            if self.trusted(node.id, _SAFE_NAMES) or node.id in ("None", "True", "False"):
                 return
             return self.probe(node)
         if isinstance(node, ast.Call):
             if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
                 return self.probe(node)
             func = node.func
-            trusted = (isinstance(func, ast.Name) and func.id in _SAFE_FUNCS) or (
+            trusted = (isinstance(func, ast.Name) and self.trusted(func.id, _SAFE_FUNCS)) or (
                 isinstance(func, ast.Attribute)
                 and isinstance(func.value, ast.Name)
                 and func.value.id == "math"
+                and "math" not in self.own
                 and func.attr in _MATH
             )
             if not trusted and isinstance(func, ast.Attribute) and func.attr in _SAFE_METHODS:
@@ -269,7 +305,7 @@ class _Splitter:
                 self.visit_expr(k.value)
             return
         if isinstance(node, ast.Attribute):
-            if isinstance(node.value, ast.Name) and node.value.id == "math" and node.attr in _MATH:
+            if isinstance(node.value, ast.Name) and node.value.id == "math" and "math" not in self.own and node.attr in _MATH:
                 return
             if node.attr in ("real", "imag"):
                 return self.visit_expr(node.value)
@@ -372,7 +408,9 @@ class _Evaluator:
         if isinstance(node, ast.Tuple):
             return tuple(self.eval(e) for e in node.elts)
         if isinstance(node, ast.Set):
-            return {self.eval(e) for e in node.elts}
+            elts = [self.eval(e) for e in node.elts]
+            check_hashes(elts)
+            return set(elts)
         if isinstance(node, ast.Dict):
             return {self.eval(k): self.eval(v) for k, v in zip(node.keys, node.values)}  # type: ignore[arg-type]
         if isinstance(node, ast.Subscript):
@@ -397,6 +435,7 @@ class _Evaluator:
                 target = self.eval(func.value)  # type: ignore[attr-defined]
                 self._check_plain(target)
                 fn = getattr(target, func.attr)  # type: ignore[attr-defined]
+            _guard_call(fn, args, kwargs)
             result = fn(*args, **kwargs)
             if _size(result) > _MAX_SIZE:
                 raise CheckError("value too large")
@@ -414,10 +453,32 @@ class _Evaluator:
             for seq, n in ((a, b), (b, a)):
                 if isinstance(seq, (str, bytes, list, tuple)) and isinstance(n, int) and len(seq) * n > _MAX_SIZE:
                     raise CheckError("value too large")
-        if isinstance(op, ast.Pow) and isinstance(a, int) and isinstance(b, int) and abs(b) > 64:
-            if abs(a) > 1 and b * max(a.bit_length(), 1) > 1_000_000:
+        if isinstance(a, int) and isinstance(b, int):
+            bits_a, bits_b = max(a.bit_length(), 1), max(b.bit_length(), 1)
+            if isinstance(op, (ast.Mult, ast.FloorDiv, ast.Mod, ast.Div)) and bits_a * bits_b > _MAX_BIT_PRODUCT:
+                raise CheckError("value too large")  # schoolbook multiply/divide of huge ints: seconds
+            if isinstance(op, ast.Pow) and b > 1 and abs(a) > 1 and bits_a * b > _MAX_BITS:
                 raise CheckError("value too large")
-        if isinstance(op, ast.LShift) and isinstance(b, int) and b > 1_000_000:
+        if isinstance(op, ast.LShift) and isinstance(b, int) and b > _MAX_BITS:
             raise CheckError("value too large")
         if isinstance(op, ast.Add) and _size(a) + _size(b) > _MAX_SIZE:
             raise CheckError("value too large")
+
+
+_MAX_BITS = 1 << 21  # ints the evaluator may create by ** or <<
+_MAX_BIT_PRODUCT = 1 << 32  # bits(a) * bits(b) for *, /, //, %: about 65k-bit by 65k-bit
+
+
+def _guard_call(fn: Any, args: list[Any], kwargs: dict[str, Any]) -> None:
+    """Refuse calls whose cost an attacker-shaped argument could blow up."""
+    if fn in (set, frozenset, dict) and args and type(args[0]) in (list, tuple):
+        keys = args[0]
+        if fn is dict:
+            keys = [p[0] if type(p) in (list, tuple) and len(p) == 2 else p for p in keys]
+        check_hashes(list(keys))
+    elif fn is round and len(args) > 1 and isinstance(args[1], int) and abs(args[1]) > 10_000:
+        raise CheckError("value too large")
+    elif getattr(fn, "__name__", "") in ("union", "intersection", "difference", "issubset", "issuperset"):
+        for a in args:
+            if type(a) in (list, tuple):
+                check_hashes(list(a))

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tdrl.execution.asserts import AssertPlan, CallPlan, Unsupported, compile_assert
+from tdrl.execution.asserts import AssertPlan, CallPlan, Unsupported, compile_assert, own_names
 from tdrl.execution.pytest_style import pytest_script
 from tdrl.execution.rules import call_matches, stdout_matches
 from tdrl.execution.values import encode, has_nan, parse_expected
@@ -84,6 +84,7 @@ def compile_problem(problem: Problem) -> ProblemPlan:
     job_tests: list[dict] = []
     checks: list[Check] = []
     mode = "stdio" if problem.tests and problem.tests[0].type == "stdio" else "function"
+    own = own_names(problem.entry_point, problem.prompt)  # never trusted as built-ins
     for test in problem.tests:
         if test.type in ("call", "method"):
             expected, floats = parse_expected(test.output or "")
@@ -98,7 +99,7 @@ def compile_problem(problem: Problem) -> ProblemPlan:
             )
         elif test.type == "assert":
             try:
-                plan = compile_assert(test.code or "")
+                plan = compile_assert(test.code or "", own)
             except Unsupported:
                 job_tests.append({"k": "script", "src": test.code})
                 checks.append(Check("script", weak=True))
@@ -108,7 +109,7 @@ def compile_problem(problem: Problem) -> ProblemPlan:
                 job_tests.append({"k": "call", "fn": plan.fn, "args": plan.args})
                 checks.append(Check("call", expected=expected, atol=0.0, expected_encoded=_fast_form(expected)))
             else:
-                job_tests.append({"k": "probes", "probes": plan.probes})
+                job_tests.append({"k": "probes", "probes": plan.probes, **({"need": plan.need} if plan.need else {})})
                 checks.append(Check("probes", assert_plan=plan))
         elif test.type == "script":
             job_tests.append({"k": "script", "src": test.code})

@@ -26,11 +26,16 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
+SECCOMP = Path(__file__).with_name("_seccomp.py")
+
+
+SHM_BYTES = 16 << 20  # /dev/shm (POSIX semaphores, multiprocessing): small, emptied after every sample
 
 
 class SandboxUnavailable(RuntimeError):
@@ -63,6 +68,7 @@ def _bwrap_args(tmp_bytes: int) -> list[str]:
     args = [
         "bwrap",
         "--unshare-all",
+        "--as-pid-1",  # the zygote is the sandbox's init: no other process holds our pipes
         "--die-with-parent",
         "--new-session",
         "--cap-drop",
@@ -99,6 +105,9 @@ def _bwrap_args(tmp_bytes: int) -> list[str]:
         "--ro-bind",
         str(ZYGOTE),
         "/tdrl/zygote.py",
+        "--ro-bind",
+        str(SECCOMP),
+        "/tdrl/_seccomp.py",
         "--proc",
         "/proc",
         "--dev",
@@ -107,6 +116,14 @@ def _bwrap_args(tmp_bytes: int) -> list[str]:
         str(tmp_bytes),
         "--tmpfs",
         "/tmp",
+        "--size",
+        str(SHM_BYTES),
+        "--tmpfs",
+        "/dev/shm",
+        "--remount-ro",  # the root and /dev stay as built: only /tmp and /dev/shm take writes
+        "/dev",
+        "--remount-ro",
+        "/",
         "--chdir",
         "/tmp",
     ]
@@ -258,7 +275,7 @@ def spawn_zygote(mode: str, tmp_bytes: int, cgroup: Cgroup | None, workdir: str 
         argv = [*_bwrap_args(tmp_bytes), exe, "-I", "-S", "-B", "/tdrl/zygote.py"]
         env = None
     else:
-        argv = [exe, "-I", "-S", "-B", str(ZYGOTE), os.path.join(workdir or "/tmp", "work")]
+        argv = [exe, "-I", "-S", "-B", str(ZYGOTE), workdir or tempfile.mkdtemp(prefix="tdrl-run-")]  # emptied after every sample
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
     preexec = functools.partial(_join_cgroup, cgroup.procs_files) if cgroup else None
     return subprocess.Popen(

@@ -19,37 +19,93 @@ class DecodeError(ValueError):
     """The child sent something that is not a well-formed tagged value."""
 
 
+class OverBudget(DecodeError):
+    """The value is too big, or too costly to rebuild, for the judge's budget."""
+
+
 _SEQ = {"l": list, "t": tuple, "S": set, "Z": frozenset, "q": collections.deque}
 _MAP = {"d": dict, "o": collections.OrderedDict, "C": collections.Counter}
+_HASHED = {"S", "Z", "d", "o", "C"}
+MAX_NODES = 2_000_000
+MAX_EQUAL_HASH_PAIRS = 100_000  # comparisons a set/dict build may spend on keys with equal hashes
 
 
-def decode(v: Any, depth: int = 0) -> Any:
-    """Rebuild a plain value from its tagged JSON form."""
+class Budget:
+    """What the judge may still spend on rebuilding values (nodes; a string costs its length / 8)."""
+
+    __slots__ = ("nodes",)
+
+    def __init__(self, nodes: int = MAX_NODES):
+        self.nodes = nodes
+
+    def spend(self, n: int) -> None:
+        self.nodes -= n
+        if self.nodes < 0:
+            raise OverBudget("value over the judge's size budget")
+
+
+def check_hashes(keys: list[Any]) -> None:
+    """Refuse keys that would make building a set or dict quadratic (many equal full hashes).
+
+    CPython's set and dict cost O(n) per insert only when many distinct keys share a full
+    hash (ints congruent mod 2**61 - 1, crafted tuples...); counting hashes first is linear.
+    """
+    if len(keys) < 2:
+        return
+    counts: dict[int, int] = {}
+    try:
+        for k in keys:
+            h = hash(k)
+            counts[h] = counts.get(h, 0) + 1
+    except TypeError as exc:
+        raise DecodeError(f"unhashable key: {exc}") from None
+    if len(counts) < len(keys) and sum(c * (c - 1) // 2 for c in counts.values()) > MAX_EQUAL_HASH_PAIRS:
+        raise OverBudget("too many keys with equal hashes")
+
+
+def decode(v: Any, depth: int = 0, budget: Budget | None = None) -> Any:
+    """Rebuild a plain value from its tagged JSON form, within ``budget`` (default: a fresh one)."""
+    if budget is None:
+        budget = Budget()
+    budget.spend(1)
     if depth > 250:
         raise DecodeError("value nested too deeply")
-    if v is None or type(v) in (bool, int, str):
+    t = type(v)
+    if v is None or t is bool:
         return v
-    if type(v) is not list or not v or type(v[0]) is not str:
+    if t is int:
+        if not -(2**53) < v < 2**53:
+            raise DecodeError("plain int out of range")  # the encoder tags big ints
+        return v
+    if t is str:
+        budget.spend(len(v) // 8)
+        return v
+    if t is not list or not v or type(v[0]) is not str:
         raise DecodeError(f"malformed value {str(v)[:60]!r}")
     tag = v[0]
     try:
-        if tag == "i" and len(v) == 2:
-            return int(v[1], 16)
-        if tag == "f" and len(v) == 2:
-            return float(v[1])
-        if tag == "c" and len(v) == 3:
-            return complex(float(v[1]), float(v[2]))
-        if tag == "y" and len(v) == 2:
+        if tag in ("i", "f", "y") and len(v) == 2 and type(v[1]) is str:
+            budget.spend(len(v[1]) // 8)
+            if tag == "i":
+                return int(v[1], 16)
+            if tag == "f":
+                return float(v[1])
             return base64.b64decode(v[1], validate=True)
+        if tag == "c" and len(v) == 3 and type(v[1]) is str and type(v[2]) is str:
+            return complex(float(v[1]), float(v[2]))
         if tag in _SEQ and len(v) == 2 and type(v[1]) is list:
-            return _SEQ[tag](decode(x, depth + 1) for x in v[1])
+            items = [decode(x, depth + 1, budget) for x in v[1]]
+            if tag in _HASHED:
+                check_hashes(items)
+            return _SEQ[tag](items)
         if tag in _MAP and len(v) == 2 and type(v[1]) is list:
-            items = []
+            pairs = []
             for pair in v[1]:
                 if type(pair) is not list or len(pair) != 2:
                     raise DecodeError("malformed mapping item")
-                items.append((decode(pair[0], depth + 1), decode(pair[1], depth + 1)))
-            return _MAP[tag](dict(items)) if tag == "C" else _MAP[tag](items)
+                pairs.append((decode(pair[0], depth + 1, budget), decode(pair[1], depth + 1, budget)))
+            check_hashes([k for k, _ in pairs])
+            return _MAP[tag](dict(pairs)) if tag == "C" else _MAP[tag](pairs)
     except (ValueError, TypeError, binascii.Error) as exc:
         if isinstance(exc, DecodeError):
             raise

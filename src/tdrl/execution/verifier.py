@@ -1,8 +1,12 @@
-"""The verifier: a pool of sandboxed workers and the trusted judge of what they report.
+"""The verifier: pools of sandboxed workers and the trusted judge of what they report.
 
 ``Verifier.submit(problem, sample)`` returns a future of a :class:`~tdrl.records.Result`;
 ``verify_async`` awaits one; :func:`verify` runs many with a progress bar. Verdicts are
 computed here, from the values the sandbox sent back (see ``tdrl.execution``).
+
+Two pools that never share a sandbox: *samples* (``submit``/``check``/``map``) and
+*values* (``submit_values``/``run_values``/``calibrate``: references, ground truth,
+mutants), so a reference never runs in a zygote that untrusted samples fork from.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import os
 import queue
 import signal
+import struct
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -22,8 +27,8 @@ from tdrl.execution.asserts import CheckError
 from tdrl.execution.extract import extract_code
 from tdrl.execution.plan import ProblemPlan, compile_problem
 from tdrl.execution.sandbox import resolve_mode
-from tdrl.execution.values import DecodeError, decode
-from tdrl.execution.worker import Limits, Worker, WorkerDied, WorkerStartFailed
+from tdrl.execution.values import Budget, DecodeError, OverBudget, decode
+from tdrl.execution.worker import CODE_MAX, Limits, Worker, WorkerDied, WorkerStartFailed
 from tdrl.records import Problem, Result, Sample, TestResult
 
 
@@ -46,8 +51,18 @@ class TimePolicy:
     max_sample: float = 60.0
 
 
+_REC = struct.Struct("<IIB")  # a child's record: payload length, test index, kind (``_zygote.REC``)
+_K_LOADED, _K_LOAD_FAILED, _K_TEST, _K_END = b"LFTE"
+_SIZE_FACTOR = 48  # an encoded value equal to the expected one is at most this many times its size, + 1 KB
+
+
 class _Judge:
-    """Turns the sandbox's lines and events for one job into per-test verdicts."""
+    """Turns the sandbox's records and events for one job into per-test verdicts.
+
+    Everything it reads crossed from the sandbox: records are parsed by their binary
+    header, taken only in order, and their JSON rebuilt within a budget (``values.Budget``)
+    shared by the whole sample, so no value shape can make judging slow for other samples.
+    """
 
     def __init__(self, plan: ProblemPlan):
         n = len(plan.checks)
@@ -58,96 +73,100 @@ class _Judge:
         self.next = 0
         self.load_error: str | None = None
         self.violations = 0
+        self.budget = Budget()
+        self.caps = _size_caps(plan)
 
-    def lines(self, raws: list[bytes]) -> None:
-        """Judge a batch of result lines (one JSON parse for the whole batch when it is well formed)."""
-        try:
-            recs = json.loads(b"[" + b",".join(raws) + b"]") if raws else []
-        except (ValueError, RecursionError):
-            for raw in raws:
-                self.line(raw)
-            return
-        for rec in recs:
-            self.record(rec)
-
-    def line(self, raw: bytes) -> bool:
-        """Judge one result line; True when it is a failure (for stop-at-first-failure)."""
-        try:
-            rec = json.loads(raw)
-        except (ValueError, RecursionError):
-            self.violations += 1
-            return False
-        return self.record(rec)
-
-    def record(self, rec: object) -> bool:
-        if type(rec) is not dict:
-            self.violations += 1
-            return False
-        if "L" in rec:
-            if rec["L"] == 0:
-                self.load_error = f"{rec.get('x', 'Error')}: {rec.get('m', '')}".strip(": ")
+    def records(self, block: bytes) -> bool:
+        """Judge a block of records; True when one of them is a failure (for stop-at-first-failure)."""
+        recs, intact = _split_records(block)
+        tests = _payloads([p for kind, _, p in recs if kind == _K_TEST])
+        failed = False
+        for kind, i, payload in recs:
+            if kind == _K_LOADED or kind == _K_END:
+                continue
+            if kind == _K_LOAD_FAILED:
+                rec = _payload(payload) or {}
+                self.load_error = f"{_text(rec.get('x'), 'Error')}: {_text(rec.get('m'), '')}".strip(": ")
                 if rec.get("mem"):
                     self.load_error = "memory: " + self.load_error
-                return True
-            return False
-        i = rec.get("i")
-        if type(i) is not int or i != self.next or i >= len(self.status):
-            if "end" not in rec:
-                self.violations += 1
-            return False
+                failed = True
+            elif kind == _K_TEST and i == self.next and i < len(self.status):
+                failed = self.test(i, len(payload), next(tests)) or failed
+            else:
+                return self._violation() or failed
+        return failed if intact else self._violation() or failed
+
+    def _violation(self) -> bool:
+        """A record out of order or malformed: the test it stands for is an error."""
+        self.violations += 1
+        if self.next < len(self.status):
+            self._set(self.next, "error", "malformed result")
+            self.next += 1
+        return True
+
+    def test(self, i: int, size: int, rec: dict | None) -> bool:
         self.next = i + 1
+        if rec is None:
+            self.status[i], self.errors[i] = "error", "malformed result"
+            return True
         us = rec.get("us")
-        if type(us) is int and us >= 0:
+        if type(us) is int and 0 <= us < 10**12:
             self.times[i] = us / 1000
-        status, error = self._verdict(i, rec)
+        try:
+            status, error = self._verdict(i, rec, size)
+        except OverBudget as exc:
+            status, error = "output_limit", str(exc)
+        except DecodeError as exc:
+            status, error = "error", f"malformed result: {exc}"[:500]
+        except CheckError as exc:
+            status, error = "error", str(exc)
+        except (RecursionError, MemoryError, ValueError, TypeError, OverflowError) as exc:
+            status, error = "error", f"cannot judge the value: {type(exc).__name__}"
         self.status[i], self.errors[i] = status, error
         return status != "pass"
 
-    def _verdict(self, i: int, rec: dict) -> tuple[str, str | None]:
+    def _verdict(self, i: int, rec: dict, size: int) -> tuple[str, str | None]:
         check = self.plan.checks[i]
         if rec.get("mem"):
             return "memory", "MemoryError"
         if rec.get("big"):
             return "output_limit", "output too large"
         if "x" in rec:
-            return "error", f"{rec['x']}: {rec.get('m', '')}"[:500]
+            return "error", f"{_text(rec['x'], 'Error')}: {_text(rec.get('m'), '')}"[:500]
         if "v" not in rec:
             return "error", "malformed result"
-        try:
-            if check.kind == "call":
-                if rec["v"] == check.expected_encoded:  # same tagged form: equal values
-                    return "pass", None
-                actual = decode(rec["v"])
-                return ("pass", None) if check.value_passes(actual) else ("fail", None)
-            if check.kind == "probes":
-                raw = rec["v"]
-                if type(raw) is not list or len(raw) != len(check.assert_plan.probes):  # type: ignore[union-attr]
-                    return "error", "malformed result"
-                ok = check.assert_plan.check([decode(v) for v in raw])  # type: ignore[union-attr]
-                return ("pass", None) if ok else ("fail", "AssertionError")
-            if check.kind == "script":
-                return ("pass", None) if rec["v"] is True else ("error", "malformed result")
-            out, rc = rec["v"], rec.get("rc", 0)
-            if type(out) is not str:
+        if check.kind == "call":
+            if rec["v"] == check.expected_encoded:  # same tagged form: equal values
+                return "pass", None
+            if size > self.caps[i]:
+                return "fail", None  # far bigger than anything equal to the expected value
+            actual = decode(rec["v"], budget=self.budget)
+            return ("pass", None) if check.value_passes(actual) else ("fail", None)
+        if check.kind == "probes":
+            raw = rec["v"]
+            if type(raw) is not list or len(raw) != len(check.assert_plan.probes):  # type: ignore[union-attr]
                 return "error", "malformed result"
-            if rc != 0:
-                return "error", f"exit code {rc}"
-            return ("pass", None) if check.stdout_passes(out) else ("fail", None)
-        except DecodeError as exc:
-            return "error", f"malformed result: {exc}"
-        except CheckError as exc:
-            return "error", str(exc)
+            ok = check.assert_plan.check([decode(v, budget=self.budget) for v in raw])  # type: ignore[union-attr]
+            return ("pass", None) if ok else ("fail", "AssertionError")
+        if check.kind == "script":
+            return ("pass", None) if rec["v"] is True else ("error", "malformed result")
+        out, rc = rec["v"], rec.get("rc", 0)
+        if type(out) is not str or type(rc) is not int:
+            return "error", "malformed result"
+        if rc != 0:
+            return "error", f"exit code {rc}"
+        return ("pass", None) if check.stdout_passes(out) else ("fail", None)
 
     def event(self, ev: dict) -> None:
         kind = ev.get("ev")
         i = ev.get("i")
-        if kind in ("timeout", "died", "output_limit") and ev.get("load"):
-            what = {"timeout": "timeout", "output_limit": "output_limit"}.get(kind, "error")
+        if kind in ("timeout", "died", "malformed") and ev.get("load"):
+            what = {"timeout": "timeout"}.get(kind, "error")
             self.load_error = (
                 self.load_error
                 or {
                     "timeout": "program did not finish loading in time",
-                    "output_limit": "output limit exceeded while loading",
+                    "malformed": "malformed result while loading",
                 }.get(kind)
                 or _death(ev)
             )
@@ -157,8 +176,8 @@ class _Judge:
             return
         if kind == "timeout":
             self._set(i, "timeout", "time limit exceeded")
-        elif kind == "output_limit":
-            self._set(i, "output_limit", "output limit exceeded")
+        elif kind == "malformed":
+            self._set(i, "error", "malformed result")
         elif kind == "died":
             if ev.get("sig") == signal.SIGXFSZ:
                 self._set(i, "output_limit", "output limit exceeded")
@@ -170,7 +189,7 @@ class _Judge:
                 self._set(i, "error", _death(ev))
         elif kind == "budget":
             self._set(i, "timeout", "sample time budget exhausted")
-        if kind in ("timeout", "died", "output_limit"):
+        if kind in ("timeout", "died", "malformed"):
             self.next = max(self.next, i + 1)
 
     def _set(self, i: int, status: str, error: str) -> None:
@@ -186,6 +205,60 @@ class _Judge:
         for s, e, t in zip(self.status, self.errors, self.times):
             out.append(TestResult(s or "not_run", t, e))
         return out
+
+
+def _split_records(block: bytes) -> tuple[list[tuple[int, int, bytes]], bool]:
+    """(kind, test index, payload) per record, and whether the block ended on a record boundary."""
+    recs, off, size = [], 0, len(block)
+    while off < size:
+        if off + _REC.size > size:
+            return recs, False
+        n, i, kind = _REC.unpack_from(block, off)
+        start, off = off + _REC.size, off + _REC.size + n
+        if off > size:
+            return recs, False
+        recs.append((kind, i, block[start:off]))
+    return recs, True
+
+
+def _payloads(datas: list[bytes]) -> Iterator[dict | None]:
+    """The records' JSON objects (None for one that is not), parsed in one call when all are well formed."""
+    try:
+        parsed = json.loads(b"[" + b",".join(datas) + b"]") if datas else []
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        parsed = None
+    if parsed is None or len(parsed) != len(datas):  # one bad payload, or one that held a comma-joined pair
+        yield from (_payload(d) for d in datas)
+    else:
+        yield from (p if type(p) is dict else None for p in parsed)
+
+
+def _payload(data: bytes) -> dict | None:
+    """A record's JSON object, or None when it is not one."""
+    try:
+        rec = json.loads(data)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return None
+    return rec if type(rec) is dict else None
+
+
+def _text(v: object, default: str) -> str:
+    return v[:300] if type(v) is str else default
+
+
+def _size_caps(plan: ProblemPlan) -> list[int]:
+    """Per call test, the record size past which the answer cannot equal the expected value."""
+    caps = plan.__dict__.get("_judge_caps")
+    if caps is None:
+        caps = []
+        for c in plan.checks:
+            try:
+                size = len(json.dumps(c.expected_encoded)) if c.kind == "call" else 0
+            except (TypeError, ValueError):
+                size = len(repr(c.expected))
+            caps.append(_SIZE_FACTOR * size + 1024)
+        plan.__dict__["_judge_caps"] = caps
+    return caps
 
 
 def _death(ev: dict) -> str:
@@ -236,16 +309,29 @@ class Verifier:
         self.n_workers = workers or os.cpu_count() or 1
         self._plans: dict[int, ProblemPlan] = {}
         self._plan_lock = threading.Lock()
-        self._queue: queue.Queue = queue.Queue()
-        self._threads: list[threading.Thread] = []
+        self._queue: queue.Queue = queue.Queue()  # samples
+        self._values_queue: queue.Queue = queue.Queue()  # references and other trusted code
+        self._threads: list[tuple[threading.Thread, queue.Queue]] = []
         self._workers: list[Worker] = []
+        self._values_started = False
         self._closed = False
-        for i in range(self.n_workers):
-            w = Worker(i, self.mode, self.limits)
+        self._start_pool(self._queue, "tdrl-verifier")
+
+    def _start_pool(self, q: queue.Queue, name: str) -> None:
+        for _ in range(self.n_workers):
+            w = Worker(len(self._workers), self.mode, self.limits)
             self._workers.append(w)
-            t = threading.Thread(target=self._loop, args=(w,), daemon=True, name=f"tdrl-verifier-{i}")
+            t = threading.Thread(target=self._loop, args=(w, q), daemon=True, name=f"{name}-{w.index}")
             t.start()
-            self._threads.append(t)
+            self._threads.append((t, q))
+
+    def _values_pool(self) -> queue.Queue:
+        """The pool for trusted code, started on first use."""
+        with self._plan_lock:
+            if not self._values_started:
+                self._values_started = True
+                self._start_pool(self._values_queue, "tdrl-values")
+        return self._values_queue
 
     @property
     def isolation(self) -> str:
@@ -318,17 +404,17 @@ class Verifier:
         verdict = _Judge._verdict
 
         class Capture(_Judge):
-            def _verdict(self, i: int, rec: dict) -> tuple[str, str | None]:
+            def _verdict(self, i: int, rec: dict, size: int) -> tuple[str, str | None]:
                 if "v" in rec and not rec.get("mem") and not rec.get("big") and "x" not in rec and not rec.get("rc"):
                     try:
-                        captured[i] = ("ok", decode(rec["v"]))
+                        captured[i] = ("ok", decode(rec["v"], budget=self.budget))
                     except DecodeError as exc:
                         captured[i] = ("error", str(exc))
-                return verdict(self, i, rec)
+                return verdict(self, i, rec, size)
 
         inner: Future = Future()
         outer: Future = Future()
-        self._queue.put((plan, Sample(problem.id, "__values__", code), inner, Capture))
+        self._values_pool().put((plan, Sample(problem.id, "__values__", code), inner, Capture))
 
         def finish(f: Future) -> None:
             if f.exception() is not None:
@@ -349,14 +435,17 @@ class Verifier:
     def calibrate(self, problem: Problem) -> Result | None:
         """Run the problem's reference and scale per-test time limits to its measured times.
 
-        The reference is run through the same sandbox (it may be model-written). Returns the
-        reference's result (check ``status``: a reference that fails its own tests points at
-        a broken problem), or None without a reference.
+        The reference runs sandboxed like any program (it may be model-written), on the
+        values pool, never in a sandbox that samples fork from. Returns the reference's
+        result (check ``status``: a reference that fails its own tests points at a broken
+        problem), or None without a reference.
         """
         if not problem.reference:
             return None
         plan = self.plan(problem)
-        result = self.check(problem, Sample(problem.id, "__reference__", problem.reference))
+        fut: Future = Future()
+        self._values_pool().put((plan, Sample(problem.id, "__reference__", problem.reference), fut, _Judge))
+        result = fut.result()
         plan.timeouts = [
             max(self.time.min_timeout, self.time.factor * t.time_ms / 1000) if t.status == "pass" else self.time.timeout
             for t in result.tests
@@ -365,9 +454,9 @@ class Verifier:
 
     # ------------------------------------------------------------------ running
 
-    def _loop(self, worker: Worker) -> None:
+    def _loop(self, worker: Worker, q: queue.Queue) -> None:
         while True:
-            item = self._queue.get()
+            item = q.get()
             if item is None:
                 worker.stop()
                 return
@@ -383,11 +472,18 @@ class Verifier:
         problem = plan.problem
         t0 = time.monotonic()
         code, rule = extract_code(sample.completion, problem.prompt, None if plan.mode == "stdio" else problem.entry_point)
+
+        def whole(status: str, error: str) -> Result:
+            tests = [TestResult(status, 0.0, error) for _ in plan.checks]
+            return Result(problem.id, sample.sample_id, status, 0.0, tests, _ms(t0), code, rule, error, sandbox=worker.isolation)
+
+        program = code.encode("utf-8", "surrogatepass")
+        if len(program) > CODE_MAX:
+            return whole("error", f"program longer than {CODE_MAX} bytes")
         budget = min(plan.max_sample or self.time.max_sample, self.time.load_timeout + sum(plan.timeouts))
         job = {
             "stream": self.stop_on_first_failure,
             "key": plan.key,
-            "code": code,
             "mode": plan.mode,
             "tests": plan.job_tests_json,
             "timeouts": plan.timeouts,
@@ -406,54 +502,20 @@ class Verifier:
         error_note = None
         for _attempt in range(2):
             judge = judge_cls(plan)
-            on_line = judge.line if self.stop_on_first_failure else None
+            on_records = judge.records if self.stop_on_first_failure else None
             try:
-                out = worker.run(job, backstop_s=budget + 10.0, on_line=on_line, on_event=judge.event if on_line else None)
-            except WorkerStartFailed as exc:
-                tests = [TestResult("infra_error", 0.0, str(exc)[:300]) for _ in plan.checks]
-                return Result(
-                    problem.id,
-                    sample.sample_id,
-                    "infra_error",
-                    0.0,
-                    tests,
-                    _ms(t0),
-                    code,
-                    rule,
-                    str(exc)[:500],
-                    sandbox=worker.isolation,
+                out = worker.run(
+                    job, program, backstop_s=budget + 10.0, on_records=on_records, on_event=judge.event if on_records else None
                 )
+            except WorkerStartFailed as exc:
+                return whole("infra_error", str(exc)[:500])
             except WorkerDied as exc:
                 error_note = f"the program brought down its sandbox ({exc})"
                 continue  # retry once on a fresh sandbox; a second death is the program's doing
-            for kind, item in out.items if on_line is None else ():  # (streamed items were judged as they came)
-                if kind == "E":
-                    judge.event(item)  # type: ignore[arg-type]
-                else:
-                    judge.lines(item)  # type: ignore[arg-type]
-            done = out.events[-1] if out.events else {}
-            if judge.load_error:
-                judge._fill(0, "error", judge.load_error)
-            tests = judge.tests()
-            if not any(e.get("ev") in ("budget", "aborted") for e in out.events):
-                for t in tests:
-                    if t.status == "not_run":
-                        t.status, t.error = "error", "no result reported"
-            status, rate = _summary(tests, judge.load_error)
-            return Result(
-                problem.id,
-                sample.sample_id,
-                status,
-                rate,
-                tests,
-                _ms(t0),
-                code,
-                rule,
-                error=judge.load_error,
-                stdout=str(done.get("out", ""))[-1024:],
-                stderr=str(done.get("err", ""))[-1024:],
-                sandbox=worker.isolation,
-            )
+            try:
+                return self._result(plan, sample, judge, out, on_records is not None, t0, code, rule, worker)
+            except Exception as exc:  # a judging bug must cost this sample, never the run
+                return whole("infra_error", f"judging failed: {type(exc).__name__}: {exc}"[:500])
         tests = judge.tests() if judge else []
         for t in tests:
             if t.status == "not_run":
@@ -463,13 +525,43 @@ class Verifier:
             problem.id, sample.sample_id, status, rate, tests, _ms(t0), code, rule, error=error_note, sandbox=worker.isolation
         )
 
+    def _result(self, plan, sample, judge, out, streamed, t0, code, rule, worker) -> Result:
+        """Judge what one job sent back (unless it was judged as it streamed) into a Result."""
+        for kind, item in out.items if not streamed else ():
+            if kind == "E":
+                judge.event(item)
+            else:
+                judge.records(item)
+        if judge.load_error:
+            judge._fill(0, "error", judge.load_error)
+        tests = judge.tests()
+        if not any(e.get("ev") in ("budget", "aborted") for e in out.events):
+            for t in tests:
+                if t.status == "not_run":
+                    t.status, t.error = "error", "no result reported"
+        status, rate = _summary(tests, judge.load_error)
+        return Result(
+            plan.problem.id,
+            sample.sample_id,
+            status,
+            rate,
+            tests,
+            _ms(t0),
+            code,
+            rule,
+            error=judge.load_error,
+            stdout=out.stdout[-1024:],
+            stderr=out.stderr[-1024:],
+            sandbox=worker.isolation,
+        )
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        for _ in self._threads:
-            self._queue.put(None)
-        for t in self._threads:
+        for _, q in self._threads:
+            q.put(None)
+        for t, _ in self._threads:
             t.join(timeout=30)
 
     def __enter__(self) -> Verifier:

@@ -1,9 +1,11 @@
 """One sandboxed zygote and the trusted parent's end of its pipes.
 
 A :class:`Worker` starts the sandbox, sends it one job at a time and collects what comes
-back: the child's result lines and the zygote's events. It never judges. If the sandbox
-dies, stops answering or floods the pipe, the worker kills it and raises
-:class:`WorkerDied`; the next job gets a fresh sandbox.
+back: the child's records and the zygote's events. It never judges. Every frame is checked
+by type and size before use. If the sandbox dies, stops answering, floods the pipe or sends
+a malformed frame, the worker kills it and raises :class:`WorkerDied`; the next job gets a
+fresh sandbox. A zygote that *retires* (its work area or limits are no longer as they
+started) is replaced and the job resent, invisibly to the sample.
 """
 
 from __future__ import annotations
@@ -43,11 +45,19 @@ class Limits:
     tmp_bytes: int = 64 << 20
 
 
+CODE_MAX = 16 << 20  # the zygote's program buffer (``_zygote.CODE_MAX``)
+EVENT_MAX = 64 << 10
+TAIL_MAX = 4096
+RETIRES_PER_JOB = 3
+
+
 @dataclass
 class JobOutput:
-    """What came back for one job, in arrival order: runs of result lines and zygote events."""
+    """What came back for one job, in arrival order: blocks of records and zygote events."""
 
-    items: list[tuple[str, list[bytes] | dict]] = field(default_factory=list)
+    items: list[tuple[str, bytes | dict]] = field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
 
     @property
     def events(self) -> list[dict]:
@@ -64,6 +74,7 @@ class Worker:
         self.workdir: str | None = None
         self.buf = b""
         self._isolation = ""
+        self.retired = ""  # why the last zygote retired, if one did
 
     @property
     def isolation(self) -> str:
@@ -124,10 +135,10 @@ class Worker:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def _send(self, obj: dict) -> None:
+    def _send(self, obj: dict, code: bytes = b"") -> None:
         data = dump_job(obj)
         try:
-            self.proc.stdin.write(struct.pack(">I", len(data)) + data)  # type: ignore[union-attr]
+            self.proc.stdin.write(struct.pack(">II", len(data), len(code)) + data + code)  # type: ignore[union-attr]
         except (BrokenPipeError, OSError, ValueError) as exc:
             raise WorkerDied(f"sandbox stdin closed: {exc}") from None
 
@@ -136,7 +147,7 @@ class Worker:
         while True:
             if len(self.buf) >= 4:
                 (n,) = struct.unpack(">I", self.buf[:4])
-                if n > self.limits.result_bytes + (1 << 20) or n == 0:
+                if n > self.limits.result_bytes + 64 or n == 0:
                     raise WorkerDied("oversized frame from sandbox")
                 if len(self.buf) >= 4 + n:
                     frame, self.buf = self.buf[4 : 4 + n], self.buf[4 + n :]
@@ -154,20 +165,30 @@ class Worker:
     def run(
         self,
         job: dict,
+        code: bytes,
         backstop_s: float,
-        on_line: Callable[[bytes], bool] | None = None,
+        on_records: Callable[[bytes], bool] | None = None,
         on_event: Callable[[dict], None] | None = None,
     ) -> JobOutput:
-        """Run one job. When streaming, ``on_line``/``on_event`` see everything as it arrives, in
-        order; ``on_line`` may return True to abort the rest (stop at first failure)."""
+        """Run one job. When streaming, ``on_records``/``on_event`` see everything as it arrives,
+        in order; ``on_records`` may return True to abort the rest (stop at first failure)."""
+        if len(code) > CODE_MAX:
+            raise ValueError(f"program longer than {CODE_MAX} bytes")
+        for _ in range(RETIRES_PER_JOB):
+            out = self._run_once(job, code, backstop_s, on_records, on_event)
+            if out is not None:
+                return out
+        raise WorkerDied("the sandbox retired again and again")
+
+    def _run_once(self, job, code, backstop_s, on_records, on_event) -> JobOutput | None:
+        """One try; None when the zygote retired before starting (the job is then resent)."""
         if not self.alive:
             self.stop()
             self.start()
         out = JobOutput()
         oom_before = self.cgroup.oom_kills() if self.cgroup else 0
-        self._send(job)
+        self._send(job, code)
         deadline = time.monotonic() + backstop_s
-        pending = b""
         received = 0
         aborted = False
         try:
@@ -175,29 +196,58 @@ class Worker:
                 kind, payload = self._read_frame(deadline)
                 if kind == b"R":
                     received += len(payload)
-                    if received > self.limits.result_bytes + (1 << 20):
+                    if received > self.limits.result_bytes:
                         raise WorkerDied("sandbox sent too much data")
-                    pending += payload
-                    *lines, pending = pending.split(b"\n")
-                    if lines:
-                        out.items.append(("R", lines))
-                    if on_line is not None:
-                        for line in lines:
-                            if not aborted and on_line(line):
-                                aborted = True
-                                self._send({"abort": 1})
+                    out.items.append(("R", payload))
+                    if on_records is not None and not aborted and on_records(payload):
+                        aborted = True
+                        self._send({"abort": 1})
+                elif kind in (b"O", b"W"):
+                    if len(payload) > TAIL_MAX:
+                        raise WorkerDied("oversized output tail from sandbox")
+                    text = payload.decode("utf-8", "replace")
+                    if kind == b"O":
+                        out.stdout = text
+                    else:
+                        out.stderr = text
                 elif kind == b"E":
-                    ev = json.loads(payload)
-                    if ev.get("ev") == "died" and ev.get("sig") == signal.SIGKILL and self.cgroup:
+                    ev = _event(payload)
+                    if ev["ev"] == "retire":
+                        if out.items:
+                            raise WorkerDied("sandbox retired in the middle of a job")
+                        self.retired = str(ev.get("why", ""))[:300]
+                        self.stop()
+                        return None
+                    if ev["ev"] == "died" and ev.get("sig") == signal.SIGKILL and self.cgroup:
                         ev["oom"] = self.cgroup.oom_kills() > oom_before
                         oom_before = self.cgroup.oom_kills()
                     out.items.append(("E", ev))
                     if on_event is not None:
                         on_event(ev)
-                    if ev.get("ev") == "done":
+                    if ev["ev"] == "done":
                         return out
                 else:
                     raise WorkerDied("unknown frame type from sandbox")
-        except (WorkerDied, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except WorkerDied as exc:
             self.stop()
             raise WorkerDied(str(exc)) from None
+
+
+_EVENT_FIELDS = {"ev": str, "i": int, "load": bool, "sig": int, "code": (int, type(None)), "ms": (int, float), "why": str}
+
+
+def _event(payload: bytes) -> dict:
+    """A zygote event, checked: a JSON object of known fields with the right types."""
+    if len(payload) > EVENT_MAX:
+        raise WorkerDied("oversized event from sandbox")
+    try:
+        ev = json.loads(payload)
+    except (ValueError, RecursionError):
+        raise WorkerDied("malformed event from sandbox") from None
+    if type(ev) is not dict or type(ev.get("ev")) is not str:
+        raise WorkerDied("malformed event from sandbox")
+    for key, value in ev.items():
+        want = _EVENT_FIELDS.get(key)
+        if want is not None and not isinstance(value, want) or (want is int and type(value) is bool):
+            raise WorkerDied(f"malformed event field {key!r} from sandbox")
+    return ev
