@@ -43,6 +43,12 @@ def verify(
     memory_mb: int = typer.Option(2048, "--memory-mb", help="Memory limit per run."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
     calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate", help="Scale time limits to each problem's reference."),
+    after_timeout: str = typer.Option(
+        "shared", "--after-timeout", help="After a sample's first timeout: shared | stop | exact (docs/verifier.md)."
+    ),
+    calibration_cache: Path | None = typer.Option(
+        None, "--calibration-cache", help="Folder of cached reference timings (default ~/.cache/tdrl/calibration)."
+    ),
     fail_fast: bool = typer.Option(
         False, "--fail-fast", help="Stop a sample at its first failing test (pass rates become lower bounds)."
     ),
@@ -64,8 +70,19 @@ def verify(
     from tdrl.scale.cluster import RayNotInstalled, ray_cluster
     from tdrl.scale.ray_verify import ray_verify_files
 
-    policy = TimePolicy(timeout=timeout, min_timeout=min_timeout, factor=timeout_factor, max_sample=max_sample_time)
-    run = functools.partial(ray_verify_files, address=ray) if ray else verify_files
+    with _user_errors(ValueError):
+        policy = TimePolicy(
+            timeout=timeout,
+            min_timeout=min_timeout,
+            factor=timeout_factor,
+            max_sample=max_sample_time,
+            after_timeout=after_timeout,
+        )
+    run = (
+        functools.partial(ray_verify_files, address=ray)
+        if ray
+        else functools.partial(verify_files, calibration_cache=calibration_cache)
+    )
     with _user_errors(RayNotInstalled), ray_cluster(ray):
         summary = run(
             problems,
@@ -84,6 +101,11 @@ def verify(
     typer.echo(
         f"{summary.samples} verified, {summary.skipped} already done; statuses {dict(summary.statuses)}; "
         f"mean pass rate {summary.mean_pass_rate:.3f}; sandbox {summary.isolation}"
+    )
+    lat = summary.latency_ms()
+    typer.echo(
+        f"sample latency p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, max {lat['max']:.1f} ms; "
+        f"{summary.lower_bounds} pass rates are lower bounds (--after-timeout {after_timeout})"
     )
 
 
@@ -276,17 +298,28 @@ def convert(
     fmt: str = typer.Option(..., "--from", help="humaneval | mbpp | evalplus | stdio."),
     out: Path = typer.Option(..., "--out", help="Problems JSONL to write."),
     split: str = typer.Option("both", "--split", help="evalplus only: base | plus | both."),
+    calibrate: bool = typer.Option(
+        True, "--calibrate/--no-calibrate", help="Time each reference in the sandbox and store it in meta.time_limits."
+    ),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none (for references that run)."),
 ) -> None:
-    """Turn a benchmark file into tdrl problems (EvalPlus outputs come from its reference, run in the sandbox)."""
+    """Turn a benchmark file into tdrl problems (EvalPlus outputs come from its reference, run in the sandbox).
+
+    With --calibrate, each reference's per-test times go into the problem (meta.time_limits),
+    so `tdrl verify` sets its time limits without running the references again.
+    """
     from tdrl.evaluation.benchmarks import LOADERS
+    from tdrl.execution import Verifier
+    from tdrl.execution.calibration import annotate_problems
     from tdrl.io import write_jsonl
 
     if fmt not in LOADERS:
         _fail(f"unknown format {fmt!r} (one of {', '.join(LOADERS)})")
-    with _user_errors():
-        problems = LOADERS[fmt](source, split=split) if fmt == "evalplus" else LOADERS[fmt](source)
+    with _user_errors(), Verifier(sandbox=sandbox) as verifier:
+        problems = LOADERS[fmt](source, split=split, verifier=verifier) if fmt == "evalplus" else LOADERS[fmt](source)
+        timed = annotate_problems(problems, verifier) if calibrate else 0
     n = write_jsonl(out, problems)
-    typer.echo(f"{n} problems, {sum(len(p.tests) for p in problems)} tests -> {out}")
+    typer.echo(f"{n} problems, {sum(len(p.tests) for p in problems)} tests, {timed} references timed -> {out}")
 
 
 @app.command("eval")
@@ -298,6 +331,9 @@ def eval_(
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes (default: CPU count)."),
     timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds (without a reference)."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    after_timeout: str = typer.Option(
+        "stop", "--after-timeout", help="After a sample's first timeout: stop | shared | exact (docs/verifier.md)."
+    ),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots (needs matplotlib)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ray: str | None = typer.Option(
@@ -327,7 +363,7 @@ def eval_(
             plots=plots,
             verify=functools.partial(ray_verify_files, address=ray) if ray else verify_files,
             workers=workers,
-            time_policy=TimePolicy(timeout=timeout),
+            time_policy=TimePolicy(timeout=timeout, after_timeout=after_timeout),
             sandbox=sandbox,
             progress=progress,
         )

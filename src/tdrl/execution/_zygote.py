@@ -637,6 +637,7 @@ def supervise(job, start, stop, budget_deadline):
                     event(ev="budget", i=here())
                     return None
                 event(ev="timeout", i=here(), load=run.cur is None)
+                _timeouts[0] += 1
                 return after_failure()
             wait = min(deadline, budget_deadline, now + 0.05) - now  # look at the header every 50 ms
             exited = False
@@ -675,6 +676,7 @@ def supervise(job, start, stop, budget_deadline):
 
 
 _unreaped = []
+_timeouts = [0]  # tests of the current job that ran out of their own limit
 
 
 def reap_previous():
@@ -725,12 +727,21 @@ def run_job(job):
     _job_fds["out"] = os.open(WORK + "/.stdout", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     _job_fds["err"] = os.open(WORK + "/.stderr", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     i = 0
+    _timeouts[0], applied = 0, False
+    after_timeout = job.get("after_timeout", "exact")  # the time-limit policy: docs/verifier.md
     while i is not None and i < n:
         reap_previous()
         if stdio:
             with open(WORK + "/.stdin", "w") as f:
                 f.write(job["tests"][i]["stdin"])
         i = supervise(job, i, i + 1 if stdio else n, budget_deadline)
+        if _timeouts[0] and not applied and i is not None and i < n:  # after the job's first timeout
+            applied = True
+            if after_timeout == "stop":
+                event(ev="stopped", i=i)  # the rest stay not_run
+                i = None
+            elif after_timeout == "shared":  # the rest share one budget, then they stay not_run
+                budget_deadline = min(budget_deadline, time.monotonic() + job["shared_budget"])
     event(
         ev="done",
         ms=round((time.monotonic() - t0) * 1000, 3),

@@ -19,12 +19,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from tdrl.execution.asserts import CheckError
+from tdrl.execution.calibration import CalibrationCache, known_reference_ms
 from tdrl.execution.extract import extract_code
-from tdrl.execution.plan import ProblemPlan, compile_problem
+from tdrl.execution.plan import ProblemPlan, compile_problem, content_key
 from tdrl.execution.sandbox import resolve_mode
 from tdrl.execution.values import DecodeError, decode, stdout_equal, values_equal
 from tdrl.execution.worker import Limits, Worker, WorkerDied, WorkerStartFailed
 from tdrl.records import Problem, Result, Sample, TestResult
+
+AFTER_TIMEOUT = ("exact", "stop", "shared")
 
 
 @dataclass
@@ -36,7 +39,13 @@ class TimePolicy:
       (EvalPlus's rule with its defaults, 1 s and 4x);
     * loading the program (imports, top-level code) gets ``load_timeout``;
     * the whole sample gets ``load_timeout + sum(per-test limits)``, at most ``max_sample``;
-      tests still waiting when it runs out are ``not_run``.
+      tests still waiting when it runs out are ``not_run``;
+    * after a sample's first timed-out test, ``after_timeout`` decides the rest: ``exact``
+      runs each remaining test with its full limit (pass rates exact, a looping sample costs
+      a limit per test), ``stop`` ends the sample (the rest ``not_run``), ``shared`` gives
+      all the remaining tests together ``shared_factor x`` the problem's largest per-test
+      limit (tests still waiting when it runs out are ``not_run``). Either way the verdict
+      is the same (a timed-out test fails the sample); see docs/verifier.md, "Time limits".
     """
 
     timeout: float = 3.0
@@ -44,6 +53,12 @@ class TimePolicy:
     factor: float = 4.0
     load_timeout: float = 5.0
     max_sample: float = 60.0
+    after_timeout: str = "shared"
+    shared_factor: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.after_timeout not in AFTER_TIMEOUT:
+            raise ValueError(f"after_timeout must be one of {', '.join(AFTER_TIMEOUT)}, got {self.after_timeout!r}")
 
 
 class _Judge:
@@ -252,11 +267,11 @@ class Verifier:
         return self.mode + ("+cgroup" if any(w.cgroup for w in self._workers) else "")
 
     def plan(self, problem: Problem) -> ProblemPlan:
-        """The compiled plan of a problem (cached per problem object)."""
-        key = id(problem)
+        """The compiled plan of a problem, cached by content: equal problems share one plan."""
+        key = content_key(problem)
         with self._plan_lock:
             plan = self._plans.get(key)
-            if plan is None or plan.problem is not problem:
+            if plan is None:
                 if len(self._plans) >= 50_000:  # a long training loop making new Problem objects
                     self._plans.clear()
                 plan = compile_problem(problem)
@@ -314,6 +329,7 @@ class Verifier:
         plan = compile_problem(problem)
         plan.timeouts = [timeout or self.time.timeout] * len(plan.checks)
         plan.max_sample = max_sample
+        plan.after_timeout = "exact"  # every test's own answer counts (synthesis, mutants)
         captured: list[tuple[str, object]] = [("not_run", None)] * len(plan.checks)
         verdict = _Judge._verdict
 
@@ -346,20 +362,31 @@ class Verifier:
         """Blocking form of :meth:`submit_values`."""
         return self.submit_values(problem, code, timeout, max_sample).result()
 
-    def calibrate(self, problem: Problem) -> Result | None:
-        """Run the problem's reference and scale per-test time limits to its measured times.
+    def calibrate(self, problem: Problem, cache: CalibrationCache | None = None) -> Result | None:
+        """Scale per-test time limits to the reference's measured times.
 
-        The reference is run through the same sandbox (it may be model-written). Returns the
-        reference's result (check ``status``: a reference that fails its own tests points at
-        a broken problem), or None without a reference.
+        The times come from ``problem.meta["time_limits"]`` or ``cache`` when their content
+        hash matches the problem (``calibration.py``); otherwise the reference runs through
+        the same sandbox (it may be model-written), with every test under its own limit, and
+        the times are stored in ``cache``. Returns the reference's result when it ran (check
+        ``status``: a reference that fails its own tests points at a broken problem), else None.
         """
         if not problem.reference:
             return None
         plan = self.plan(problem)
-        result = self.check(problem, Sample(problem.id, "__reference__", problem.reference))
+        times, result = known_reference_ms(problem, cache), None
+        if times is None:
+            ref_plan = compile_problem(problem)
+            ref_plan.timeouts, ref_plan.after_timeout = [self.time.timeout] * len(ref_plan.checks), "exact"
+            fut: Future = Future()
+            self._queue.put((ref_plan, Sample(problem.id, "__reference__", problem.reference), fut, _Judge))
+            result = fut.result()
+            times = [t.time_ms if t.status == "pass" else None for t in result.tests]
+            if cache is not None:
+                cache.put(problem, times)
+        plan.reference_ms = times
         plan.timeouts = [
-            max(self.time.min_timeout, self.time.factor * t.time_ms / 1000) if t.status == "pass" else self.time.timeout
-            for t in result.tests
+            self.time.timeout if ms is None else max(self.time.min_timeout, self.time.factor * ms / 1000) for ms in times
         ]
         return result
 
@@ -384,6 +411,7 @@ class Verifier:
         t0 = time.monotonic()
         code, rule = extract_code(sample.completion, problem.prompt, None if plan.mode == "stdio" else problem.entry_point)
         budget = min(plan.max_sample or self.time.max_sample, self.time.load_timeout + sum(plan.timeouts))
+        after_timeout = plan.after_timeout or self.time.after_timeout
         job = {
             "stream": self.stop_on_first_failure,
             "key": plan.key,
@@ -393,6 +421,8 @@ class Verifier:
             "timeouts": plan.timeouts,
             "load_timeout": self.time.load_timeout,
             "budget": budget,
+            "after_timeout": after_timeout,
+            "shared_budget": self.time.shared_factor * max(plan.timeouts, default=self.time.timeout),
             "limits": {
                 "stdout_bytes": self.limits.stdout_bytes,
                 "result_bytes": self.limits.result_bytes,
@@ -435,7 +465,7 @@ class Verifier:
             if judge.load_error:
                 judge._fill(0, "error", judge.load_error)
             tests = judge.tests()
-            if not any(e.get("ev") in ("budget", "aborted") for e in out.events):
+            if not any(e.get("ev") in ("budget", "aborted", "stopped") for e in out.events):
                 for t in tests:
                     if t.status == "not_run":
                         t.status, t.error = "error", "no result reported"
