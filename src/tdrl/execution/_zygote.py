@@ -740,8 +740,9 @@ def run_job(job):
             if after_timeout == "stop":
                 event(ev="stopped", i=i)  # the rest stay not_run
                 i = None
-            elif after_timeout == "shared":  # the rest share one budget, then they stay not_run
+            elif after_timeout == "shared":  # the rest share one budget (then not_run), each with a shorter limit
                 budget_deadline = min(budget_deadline, time.monotonic() + job["shared_budget"])
+                job["timeouts"] = job["shared_timeouts"]
     event(
         ev="done",
         ms=round((time.monotonic() - t0) * 1000, 3),

@@ -44,8 +44,9 @@ class TimePolicy:
       runs each remaining test with its full limit (pass rates exact, a looping sample costs
       a limit per test), ``stop`` ends the sample (the rest ``not_run``), ``shared`` gives
       all the remaining tests together ``shared_factor x`` the problem's largest per-test
-      limit (tests still waiting when it runs out are ``not_run``). Either way the verdict
-      is the same (a timed-out test fails the sample); see docs/verifier.md, "Time limits".
+      limit, each test at most ``max(shared_floor, factor x reference time)`` (tests still
+      waiting when the budget runs out are ``not_run``). Either way the verdict is the same
+      (a timed-out test fails the sample); see docs/verifier.md, "Time limits".
     """
 
     timeout: float = 3.0
@@ -55,6 +56,7 @@ class TimePolicy:
     max_sample: float = 60.0
     after_timeout: str = "shared"
     shared_factor: float = 1.0
+    shared_floor: float = 0.1
 
     def __post_init__(self) -> None:
         if self.after_timeout not in AFTER_TIMEOUT:
@@ -423,6 +425,7 @@ class Verifier:
             "budget": budget,
             "after_timeout": after_timeout,
             "shared_budget": self.time.shared_factor * max(plan.timeouts, default=self.time.timeout),
+            "shared_timeouts": self._shared_timeouts(plan) if after_timeout == "shared" else None,
             "limits": {
                 "stdout_bytes": self.limits.stdout_bytes,
                 "result_bytes": self.limits.result_bytes,
@@ -492,6 +495,12 @@ class Verifier:
         return Result(
             problem.id, sample.sample_id, status, rate, tests, _ms(t0), code, rule, error=error_note, sandbox=worker.isolation
         )
+
+    def _shared_timeouts(self, plan: ProblemPlan) -> list[float]:
+        """Per-test limits after a first timeout (``shared``): the reference's scaled time, no 1 s floor."""
+        floor, factor = self.time.shared_floor, self.time.factor
+        refs = plan.reference_ms or [None] * len(plan.timeouts)
+        return [min(t, floor if ms is None else max(floor, factor * ms / 1000)) for t, ms in zip(plan.timeouts, refs)]
 
     def close(self) -> None:
         if self._closed:
