@@ -43,6 +43,12 @@ def verify(
     memory_mb: int = typer.Option(2048, "--memory-mb", help="Memory limit per run."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
     calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate", help="Scale time limits to each problem's reference."),
+    after_timeout: str = typer.Option(
+        "shared", "--after-timeout", help="After a sample's first timeout: shared | stop | exact (docs/verifier.md)."
+    ),
+    calibration_cache: Path | None = typer.Option(
+        None, "--calibration-cache", help="Folder of cached reference timings (default ~/.cache/tdrl/calibration)."
+    ),
     fail_fast: bool = typer.Option(
         False, "--fail-fast", help="Stop a sample at its first failing test (pass rates become lower bounds)."
     ),
@@ -64,8 +70,19 @@ def verify(
     from tdrl.scale.cluster import RayNotInstalled, ray_cluster
     from tdrl.scale.ray_verify import ray_verify_files
 
-    policy = TimePolicy(timeout=timeout, min_timeout=min_timeout, factor=timeout_factor, max_sample=max_sample_time)
-    run = functools.partial(ray_verify_files, address=ray) if ray else verify_files
+    with _user_errors(ValueError):
+        policy = TimePolicy(
+            timeout=timeout,
+            min_timeout=min_timeout,
+            factor=timeout_factor,
+            max_sample=max_sample_time,
+            after_timeout=after_timeout,
+        )
+    run = (
+        functools.partial(ray_verify_files, address=ray)
+        if ray
+        else functools.partial(verify_files, calibration_cache=calibration_cache)
+    )
     with _user_errors(RayNotInstalled), ray_cluster(ray):
         summary = run(
             problems,
@@ -87,6 +104,11 @@ def verify(
     )
     if getattr(summary, "dropped", 0):
         typer.echo(f"{summary.dropped} samples of unusable problems dropped (reasons: {out}.dropped.jsonl)")
+    lat = summary.latency_ms()
+    typer.echo(
+        f"sample latency p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, max {lat['max']:.1f} ms; "
+        f"{summary.lower_bounds} pass rates are lower bounds (--after-timeout {after_timeout})"
+    )
 
 
 @app.command()
@@ -287,13 +309,19 @@ def convert(
         None, "--hf", metavar="ORG/DATASET[:split]", help="Read the rows with datasets.load_dataset instead of a file."
     ),
     hf_config: str | None = typer.Option(None, "--hf-config", help="With --hf: the dataset's config (e.g. a DeepCoder subset)."),
+    calibrate: bool = typer.Option(
+        True, "--calibrate/--no-calibrate", help="Time each reference in the sandbox and store it in meta.time_limits."
+    ),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none (for references that run)."),
 ) -> None:
     """Turn a benchmark file or a training/evaluation dataset into tdrl problems.
 
     EvalPlus outputs come from its reference, run in the sandbox. For the datasets, a row that
     breaks the schema stops with file, line and field; a problem that cannot be used is
     written with its reason to <out>.dropped.jsonl. AceCode's graded answers also go to
-    <out>.samples.jsonl and <out>.results.jsonl (for tdrl pairs --results).
+    <out>.samples.jsonl and <out>.results.jsonl (for tdrl pairs --results). With --calibrate,
+    each benchmark reference's per-test times go into the problem (meta.time_limits), so
+    `tdrl verify` sets its time limits without running the references again.
     """
     from tdrl.evaluation.benchmarks import LOADERS
     from tdrl.evaluation.datasets import CONVERTERS, convert_rows, iter_hub, iter_rows
@@ -316,10 +344,14 @@ def convert(
         return
     if hf:
         _fail(f"--hf is for the datasets ({', '.join(CONVERTERS)}); {fmt} reads a file")
-    with _user_errors():
-        problems = LOADERS[fmt](source, split=split) if fmt == "evalplus" else LOADERS[fmt](source)
+    from tdrl.execution import Verifier
+    from tdrl.execution.calibration import annotate_problems
+
+    with _user_errors(), Verifier(sandbox=sandbox) as verifier:
+        problems = LOADERS[fmt](source, split=split, verifier=verifier) if fmt == "evalplus" else LOADERS[fmt](source)
+        timed = annotate_problems(problems, verifier) if calibrate else 0
     n = write_jsonl(out, problems)
-    typer.echo(f"{n} problems, {sum(len(p.tests) for p in problems)} tests -> {out}")
+    typer.echo(f"{n} problems, {sum(len(p.tests) for p in problems)} tests, {timed} references timed -> {out}")
 
 
 @app.command("eval")
@@ -331,6 +363,9 @@ def eval_(
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes (default: CPU count)."),
     timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds (without a reference)."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    after_timeout: str = typer.Option(
+        "stop", "--after-timeout", help="After a sample's first timeout: stop | shared | exact (docs/verifier.md)."
+    ),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots (needs matplotlib)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ray: str | None = typer.Option(
@@ -370,7 +405,7 @@ def eval_(
             plots=plots,
             verify=functools.partial(ray_verify_files, address=ray) if ray else verify_files,
             workers=workers,
-            time_policy=TimePolicy(timeout=timeout),
+            time_policy=TimePolicy(timeout=timeout, after_timeout=after_timeout),
             sandbox=sandbox,
             progress=progress,
             since=since,

@@ -251,6 +251,11 @@ class Result:
     def passed(self) -> int:
         return sum(t.status == "pass" for t in self.tests)
 
+    @property
+    def pass_rate_lower_bound(self) -> bool:
+        """True when tests were left ``not_run`` (time-limit policy, budget, fail-fast): the rate may be higher."""
+        return any(t.status == "not_run" for t in self.tests)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["tests"] = [t.to_dict() for t in self.tests]
@@ -258,6 +263,8 @@ class Result:
         d["total"] = len(self.tests)
         d["time_ms"] = round(self.time_ms, 3)
         d["pass_rate"] = round(self.pass_rate, 6)
+        if self.pass_rate_lower_bound:
+            d["pass_rate_lower_bound"] = True
         if d["error"] is None:
             del d["error"]
         return d

@@ -454,7 +454,9 @@ def child_main(job, start, stop):
             if isinstance(code, BaseException):
                 raise code
             if kind == "call":
-                fn = getattr(ns[test["cls"]](), test["fn"]) if "cls" in test else ns[test["fn"]]  # the program's own names, never builtins; method: a fresh instance
+                fn = (
+                    getattr(ns[test["cls"]](), test["fn"]) if "cls" in test else ns[test["fn"]]
+                )  # the program's own names, never builtins; method: a fresh instance
                 value = fn(*eval(code, no_builtins))  # a literal: fresh objects on every run
                 dt = perf() - t0
                 rec = {"v": encode(value, [value_budget]), "us": int(dt * 1e6)}
@@ -701,6 +703,7 @@ def supervise(job, records, start, stop, budget_deadline):
                     event(ev="budget", i=records.cur)
                     return None
                 event(ev="timeout", i=records.cur, load=not records.loaded)
+                _timeouts[0] += 1
                 return None if not records.loaded else records.cur + 1
             wait = min(deadline, budget_deadline, now + TICK) - now
             exited = False
@@ -739,6 +742,7 @@ def supervise(job, records, start, stop, budget_deadline):
 
 
 _unreaped = []
+_timeouts = [0]  # tests of the current job that ran out of their own limit
 
 
 def reap_previous():
@@ -887,12 +891,22 @@ def run_job(job):
     _job_fds["err"] = os.open(WORK + "/.stderr", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         i = 0
+        _timeouts[0], applied = 0, False
+        after_timeout = job.get("after_timeout", "exact")  # the time-limit policy: docs/verifier.md
         while i is not None and i < n:
             reap_previous()
             if stdio:
                 with open(WORK + "/.stdin", "w") as f:
                     f.write(job["tests"][i]["stdin"])
             i = supervise(job, records, i, i + 1 if stdio else n, budget_deadline)
+            if _timeouts[0] and not applied and i is not None and i < n:  # after the job's first timeout
+                applied = True
+                if after_timeout == "stop":
+                    event(ev="stopped", i=i)  # the rest stay not_run
+                    i = None
+                elif after_timeout == "shared":  # the rest share one budget (then not_run), each with a shorter limit
+                    budget_deadline = min(budget_deadline, time.monotonic() + job["shared_budget"])
+                    job["timeouts"] = job["shared_timeouts"]
         records.forward()
         if not stdio:
             _send_tail(b"O", _job_fds["out"], 0)

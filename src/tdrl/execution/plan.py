@@ -57,6 +57,8 @@ class ProblemPlan:
     timeouts: list[float] = field(default_factory=list)
     key: int = field(default_factory=lambda: next(_keys))  # names the plan's compiled inputs in the zygote
     max_sample: float | None = None  # overrides the verifier's whole-sample budget cap
+    after_timeout: str | None = None  # overrides the verifier's TimePolicy.after_timeout
+    reference_ms: list[float | None] | None = None  # the reference's per-test times, once calibrated
 
     @functools.cached_property
     def job_tests_json(self) -> RawJSON:
@@ -77,6 +79,12 @@ def _fast_form(expected: Any) -> Any:
         return _NO_FAST_PATH if has_nan(expected) else encode(expected)
     except (TypeError, RecursionError):
         return _NO_FAST_PATH
+
+
+def content_key(problem: Problem) -> tuple:
+    """What a plan depends on, as a hashable value: equal problems (new objects each call) share one plan."""
+    tests = tuple(tuple(vars(t).values()) for t in problem.tests)  # every field of a test: a new one is never missed
+    return (problem.id, problem.prompt, problem.entry_point, problem.reference, tests)
 
 
 def compile_problem(problem: Problem) -> ProblemPlan:

@@ -8,9 +8,11 @@ there and cuts off a line torn by a crash, so nothing is lost or duplicated.
 from __future__ import annotations
 
 import collections
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tdrl.execution.calibration import CalibrationCache, calibrate_all
 from tdrl.execution.verifier import TimePolicy, Verifier
 from tdrl.execution.worker import Limits
 from tdrl.io import ResumableWriter, read_samples, read_usable_problems
@@ -28,17 +30,33 @@ class VerifySummary:
     pass_rate_sum: float = 0.0
     isolation: str = ""
     dropped: int = 0  # samples of problems whose tests could not be compiled (<out>.dropped.jsonl)
+    sample_ms: list[float] = field(default_factory=list)  # each new result's wall time in the sandbox
+    lower_bounds: int = 0  # results whose pass rate is a lower bound (tests left not_run)
 
     def add(self, r: Result) -> None:
         self.samples += 1
         self.statuses[r.status] += 1
         self.pass_rate_sum += r.pass_rate
+        self.sample_ms.append(r.time_ms)
+        self.lower_bounds += r.pass_rate_lower_bound
         for t in r.tests:
             self.test_statuses[t.status] += 1
 
     @property
     def mean_pass_rate(self) -> float:
         return self.pass_rate_sum / self.samples if self.samples else 0.0
+
+    def latency_ms(self) -> dict[str, float]:
+        """p50, p95 and max of the per-sample wall time (nearest-rank percentiles)."""
+        return latency_summary(self.sample_ms)
+
+
+def latency_summary(ms: list[float]) -> dict[str, float]:
+    """p50, p95 and max of ``ms`` (nearest-rank percentiles; zeros when empty)."""
+    if not ms:
+        return {"p50": 0.0, "p95": 0.0, "max": 0.0}
+    xs = sorted(ms)
+    return {"p50": xs[math.ceil(0.50 * len(xs)) - 1], "p95": xs[math.ceil(0.95 * len(xs)) - 1], "max": xs[-1]}
 
 
 def verify_files(
@@ -52,8 +70,13 @@ def verify_files(
     calibrate: bool = True,
     stop_on_first_failure: bool = False,
     progress: bool = True,
+    calibration_cache: str | Path | None = None,
 ) -> VerifySummary:
-    """Verify every sample of ``samples_path``; see the module doc for resume behaviour."""
+    """Verify every sample of ``samples_path``; see the module doc for resume behaviour.
+
+    Calibration reuses ``meta.time_limits`` and the on-disk cache (``calibration.py``;
+    ``calibration_cache`` names its folder), so references run once per problem content.
+    """
     problems, unusable = read_usable_problems(problems_path)
     problems = {p.id: p for p in problems}
     samples = list(read_samples(samples_path, set(problems) | set(unusable)))
@@ -73,8 +96,8 @@ def verify_files(
             workers=workers, sandbox=sandbox, time_policy=time_policy, limits=limits, stop_on_first_failure=stop_on_first_failure
         ) as verifier:
             if calibrate:
-                for pid in sorted({s.problem_id for s in todo}):
-                    verifier.calibrate(problems[pid])
+                cache = CalibrationCache(calibration_cache)
+                calibrate_all([problems[pid] for pid in sorted({s.problem_id for s in todo})], verifier, cache)
             with ProgressBar(progress, len(todo)) as advance:
                 for result in verifier.map(problems, todo):
                     writer.write(result)

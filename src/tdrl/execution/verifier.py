@@ -24,12 +24,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from tdrl.execution.asserts import CheckError
+from tdrl.execution.calibration import CalibrationCache, known_reference_ms
 from tdrl.execution.extract import extract_code
-from tdrl.execution.plan import ProblemPlan, compile_problem
+from tdrl.execution.plan import ProblemPlan, compile_problem, content_key
 from tdrl.execution.sandbox import resolve_mode
 from tdrl.execution.values import Budget, DecodeError, OverBudget, decode
 from tdrl.execution.worker import CODE_MAX, Limits, Worker, WorkerDied, WorkerStartFailed
 from tdrl.records import Problem, Result, Sample, TestResult
+
+AFTER_TIMEOUT = ("exact", "stop", "shared")
 
 
 @dataclass
@@ -41,7 +44,14 @@ class TimePolicy:
       (EvalPlus's rule with its defaults, 1 s and 4x);
     * loading the program (imports, top-level code) gets ``load_timeout``;
     * the whole sample gets ``load_timeout + sum(per-test limits)``, at most ``max_sample``;
-      tests still waiting when it runs out are ``not_run``.
+      tests still waiting when it runs out are ``not_run``;
+    * after a sample's first timed-out test, ``after_timeout`` decides the rest: ``exact``
+      runs each remaining test with its full limit (pass rates exact, a looping sample costs
+      a limit per test), ``stop`` ends the sample (the rest ``not_run``), ``shared`` gives
+      all the remaining tests together ``shared_factor x`` the problem's largest per-test
+      limit, each test at most ``max(shared_floor, factor x reference time)`` (tests still
+      waiting when the budget runs out are ``not_run``). Either way the verdict is the same
+      (a timed-out test fails the sample); see docs/verifier.md, "Time limits".
     """
 
     timeout: float = 3.0
@@ -49,6 +59,13 @@ class TimePolicy:
     factor: float = 4.0
     load_timeout: float = 5.0
     max_sample: float = 60.0
+    after_timeout: str = "shared"
+    shared_factor: float = 1.0
+    shared_floor: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.after_timeout not in AFTER_TIMEOUT:
+            raise ValueError(f"after_timeout must be one of {', '.join(AFTER_TIMEOUT)}, got {self.after_timeout!r}")
 
 
 _REC = struct.Struct("<IIB")  # a child's record: payload length, test index, kind (``_zygote.REC``)
@@ -307,7 +324,7 @@ class Verifier:
         self.limits = limits or Limits()
         self.stop_on_first_failure = stop_on_first_failure
         self.n_workers = workers or os.cpu_count() or 1
-        self._plans: dict[int, ProblemPlan] = {}
+        self._plans: dict[str, ProblemPlan] = {}
         self._plan_lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue()  # samples
         self._values_queue: queue.Queue = queue.Queue()  # references and other trusted code
@@ -338,17 +355,22 @@ class Verifier:
         return self.mode + ("+cgroup" if any(w.cgroup for w in self._workers) else "")
 
     def plan(self, problem: Problem) -> ProblemPlan:
-        """The compiled plan of a problem (cached per problem object)."""
-        key = id(problem)
+        """The compiled plan of a problem, cached by content: equal problems share one plan."""
+        key = content_key(problem)
         with self._plan_lock:
             plan = self._plans.get(key)
-            if plan is None or plan.problem is not problem:
+            if plan is None:
                 if len(self._plans) >= 50_000:  # a long training loop making new Problem objects
                     self._plans.clear()
                 plan = compile_problem(problem)
                 plan.timeouts = [self.time.timeout] * len(plan.checks)
                 self._plans[key] = plan
             return plan
+
+    def forget(self, problem: Problem) -> None:
+        """Drop a problem's compiled plan from the cache (callers that evict problems of their own)."""
+        with self._plan_lock:
+            self._plans.pop(content_key(problem), None)
 
     # ------------------------------------------------------------------ submitting
 
@@ -400,6 +422,7 @@ class Verifier:
         plan = compile_problem(problem)
         plan.timeouts = [timeout or self.time.timeout] * len(plan.checks)
         plan.max_sample = max_sample
+        plan.after_timeout = "exact"  # every test's own answer counts (synthesis, mutants)
         captured: list[tuple[str, object]] = [("not_run", None)] * len(plan.checks)
         verdict = _Judge._verdict
 
@@ -432,23 +455,32 @@ class Verifier:
         """Blocking form of :meth:`submit_values`."""
         return self.submit_values(problem, code, timeout, max_sample).result()
 
-    def calibrate(self, problem: Problem) -> Result | None:
-        """Run the problem's reference and scale per-test time limits to its measured times.
+    def calibrate(self, problem: Problem, cache: CalibrationCache | None = None) -> Result | None:
+        """Scale per-test time limits to the reference's measured times.
 
-        The reference runs sandboxed like any program (it may be model-written), on the
-        values pool, never in a sandbox that samples fork from. Returns the reference's
-        result (check ``status``: a reference that fails its own tests points at a broken
-        problem), or None without a reference.
+        The times come from ``problem.meta["time_limits"]`` or ``cache`` when their content
+        hash matches the problem (``calibration.py``); otherwise the reference runs sandboxed
+        like any program (it may be model-written), on the values pool, never in a sandbox
+        that samples fork from, with every test under its own limit, and
+        the times are stored in ``cache``. Returns the reference's result when it ran (check
+        ``status``: a reference that fails its own tests points at a broken problem), else None.
         """
         if not problem.reference:
             return None
         plan = self.plan(problem)
-        fut: Future = Future()
-        self._values_pool().put((plan, Sample(problem.id, "__reference__", problem.reference), fut, _Judge))
-        result = fut.result()
+        times, result = known_reference_ms(problem, cache), None
+        if times is None:
+            ref_plan = compile_problem(problem)
+            ref_plan.timeouts, ref_plan.after_timeout = [self.time.timeout] * len(ref_plan.checks), "exact"
+            fut: Future = Future()
+            self._values_pool().put((ref_plan, Sample(problem.id, "__reference__", problem.reference), fut, _Judge))
+            result = fut.result()
+            times = [t.time_ms if t.status == "pass" else None for t in result.tests]
+            if cache is not None:
+                cache.put(problem, times)
+        plan.reference_ms = times
         plan.timeouts = [
-            max(self.time.min_timeout, self.time.factor * t.time_ms / 1000) if t.status == "pass" else self.time.timeout
-            for t in result.tests
+            self.time.timeout if ms is None else max(self.time.min_timeout, self.time.factor * ms / 1000) for ms in times
         ]
         return result
 
@@ -481,6 +513,7 @@ class Verifier:
         if len(program) > CODE_MAX:
             return whole("error", f"program longer than {CODE_MAX} bytes")
         budget = min(plan.max_sample or self.time.max_sample, self.time.load_timeout + sum(plan.timeouts))
+        after_timeout = plan.after_timeout or self.time.after_timeout
         job = {
             "stream": self.stop_on_first_failure,
             "key": plan.key,
@@ -489,6 +522,9 @@ class Verifier:
             "timeouts": plan.timeouts,
             "load_timeout": self.time.load_timeout,
             "budget": budget,
+            "after_timeout": after_timeout,
+            "shared_budget": self.time.shared_factor * max(plan.timeouts, default=self.time.timeout),
+            "shared_timeouts": self._shared_timeouts(plan) if after_timeout == "shared" else None,
             "limits": {
                 "stdout_bytes": self.limits.stdout_bytes,
                 "result_bytes": self.limits.result_bytes,
@@ -535,7 +571,7 @@ class Verifier:
         if judge.load_error:
             judge._fill(0, "error", judge.load_error)
         tests = judge.tests()
-        if not any(e.get("ev") in ("budget", "aborted") for e in out.events):
+        if not any(e.get("ev") in ("budget", "aborted", "stopped") for e in out.events):
             for t in tests:
                 if t.status == "not_run":
                     t.status, t.error = "error", "no result reported"
@@ -554,6 +590,12 @@ class Verifier:
             stderr=out.stderr[-1024:],
             sandbox=worker.isolation,
         )
+
+    def _shared_timeouts(self, plan: ProblemPlan) -> list[float]:
+        """Per-test limits after a first timeout (``shared``): the reference's scaled time, no 1 s floor."""
+        floor, factor = self.time.shared_floor, self.time.factor
+        refs = plan.reference_ms or [None] * len(plan.timeouts)
+        return [min(t, floor if ms is None else max(floor, factor * ms / 1000)) for t, ms in zip(plan.timeouts, refs)]
 
     def close(self) -> None:
         if self._closed:

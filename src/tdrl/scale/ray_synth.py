@@ -42,11 +42,11 @@ class SynthActor:
     def run(self, batch: list) -> list[tuple]:
         """``(problem or None, reason, stats, attempt errors)`` per problem or ``(seed, solutions)`` item."""
         from tdrl.synthesis.reference import synthesize_reference
-        from tdrl.synthesis.run import _llm_seed, _oracle_seed
+        from tdrl.synthesis.run import _llm_seed, _oracle_seed, _timed
 
         if self.chat is None:
             with ThreadPoolExecutor(max_workers=2 * self.verifier.n_workers) as pool:
-                outcomes = pool.map(lambda p: synthesize_reference(p, self.verifier, self.cfg), batch)
+                outcomes = pool.map(lambda p: _timed(synthesize_reference(p, self.verifier, self.cfg), self.verifier), batch)
                 return [(o.problem, o.reason, o.stats, None) for o in outcomes]
         one = _oracle_seed if self.method == "oracle" else _llm_seed
         with ThreadPoolExecutor(max_workers=max(self.chat.parallel, 1)) as pool:

@@ -61,17 +61,10 @@ class ProblemCache:
 
 
 def forget_plan(verifier, problem) -> None:
-    """Drop an evicted problem's compiled plan from the verifier's cache (keyed by the problem object)."""
+    """Drop an evicted problem's compiled plan from the verifier's cache."""
     forget = getattr(verifier, "forget", None)
     if callable(forget):
         forget(problem)
-        return
-    plans, lock = getattr(verifier, "_plans", None), getattr(verifier, "_plan_lock", None)
-    if isinstance(plans, dict) and lock is not None:
-        with lock:
-            plan = plans.get(id(problem))
-            if plan is not None and getattr(plan, "problem", None) is problem:
-                del plans[id(problem)]
 
 
 _labels = ProblemCache(on_evict=lambda p: _verifier is not None and forget_plan(_verifier, p))

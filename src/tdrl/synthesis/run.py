@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tdrl.execution import Verifier
+from tdrl.execution.calibration import annotate
 from tdrl.execution.run import ProgressBar
 from tdrl.io import ResumableWriter, iter_jsonl, read_usable_problems
 from tdrl.records import RecordError
@@ -115,7 +116,7 @@ def synth_files(
             ThreadPoolExecutor(max_workers=2 * verifier.n_workers) as pool,
         ):
             with ProgressBar(progress, len(todo), "synth", "problems") as advance:
-                for problem, outcome in zip(todo, pool.map(lambda p: _synthesize_one(p, verifier, cfg), todo)):
+                for problem, outcome in zip(todo, pool.map(lambda p: _timed(_synthesize_one(p, verifier, cfg), verifier), todo)):
                     reason = None if outcome.problem is not None else outcome.reason
                     record_outcome(out, dropped, summary, problem.id, outcome.problem, reason, outcome.stats, index)
                     advance()
@@ -132,6 +133,13 @@ def _synthesize_one(problem, verifier, cfg: SynthConfig) -> SynthOutcome:
         return synthesize_reference(problem, verifier, cfg)
     except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError, RecordError) as exc:
         return SynthOutcome(None, f"synthesis failed: {type(exc).__name__}: {str(exc)[:200]}", {"method": "reference"})
+
+
+def _timed(outcome, verifier):
+    """Store the reference's per-test times in a kept problem (``meta.time_limits``), so verify need not rerun it."""
+    if outcome.problem is not None and outcome.reason is None:
+        annotate(outcome.problem, verifier)
+    return outcome
 
 
 def quality_report(synth_path: Path, report_dir: Path) -> dict:
@@ -307,6 +315,8 @@ def _llm_seed(seed, chat, verifier, cfg: SynthConfig, method: str, opts: LLMOpti
         reason = "no solution to check the tests against (give --solutions, or keep them with --keep-unverified)"
     elif len(problem.tests) < cfg.min_tests:
         reason = f"only {len(problem.tests)} tests survived (min {cfg.min_tests})"
+    if reason is None:
+        annotate(problem, verifier)
     return problem, reason, stats, errors
 
 
@@ -324,4 +334,5 @@ def _oracle_seed(seed, chat, verifier, cfg: SynthConfig, method: str, opts: LLMO
     stats.update(outcome.stats)
     if outcome.problem is not None:
         outcome.problem.meta["synth"] = stats
+    _timed(outcome, verifier)
     return outcome.problem, outcome.reason, stats, errors

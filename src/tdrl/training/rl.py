@@ -244,7 +244,11 @@ def train_rl(
     timeout = float(vcfg.pop("timeout", 3.0))
     # recipes that bring their own reward functions need no verifier pool
     pool = (
-        Verifier(workers=vcfg.pop("workers", None), time_policy=TimePolicy(timeout=timeout), **vcfg)
+        Verifier(
+            workers=vcfg.pop("workers", None),
+            time_policy=TimePolicy(timeout=timeout, after_timeout=vcfg.pop("after_timeout", "shared")),
+            **vcfg,
+        )
         if reward_funcs is None
         else contextlib.nullcontext()
     )
