@@ -831,7 +831,7 @@ def _clean_already(job_files):
     files alive, or a renamed job file (its unlink fails) all show up. The work folder
     must still be the same inode with the same mode, the roots keep their modes.
     """
-    if not _CLEAN:
+    if not _CLEAN_ROOTS:
         return False
     try:
         for name in job_files:
@@ -863,7 +863,8 @@ def _restore_fully():
         if _CLEAN and counts != _CLEAN:
             raise Retire("the work area is not empty after the wipe, or did not get its space back")
         _CLEAN[:] = counts
-        _CLEAN_ROOTS[:] = [_roots()]
+        # the fast path trusts inode counts: only where each tmpfs has a finite inode table
+        _CLEAN_ROOTS[:] = [_roots()] if all(os.statvfs(root).f_files for root in _MODES_AT_START) else []
     else:
         for root in _MODES_AT_START:
             if os.listdir(root) != [os.path.basename(WORK)]:
