@@ -791,21 +791,19 @@ def _wipe(root, keep=None):
         os.rmdir(path)
 
 
-JOB_FILES = (".stdout", ".stderr", ".stdin")
+JOB_FILES = (".stdout", ".stderr")  # what run_job creates in the work folder; stdio jobs add .stdin
 
 
-def restore_work_area():
+def restore_work_area(job_files=()):
     """Empty the writable places and check they are as at start; raise Retire if not.
 
-    Fast path, after an ordinary sample: our own job files go, and then the work folder is
-    empty and the inode and block counts of ``/tmp`` and ``/dev/shm`` are exactly those of
-    the clean start, so nothing else can be left (a hard link to one of our files would
-    keep its inode). Anything else: every entry is deleted, then counted again.
+    Fast path, after an ordinary sample: the job files ``run_job`` made are removed, and
+    then the work folder, ``/tmp`` and ``/dev/shm`` must be exactly as right after the first
+    full restore (see :func:`_clean_already`). Anything else: every entry is deleted, then
+    counted again.
     """
     try:
-        if IN_SANDBOX and _clean_already():
-            pass
-        else:
+        if not (IN_SANDBOX and _clean_already(job_files)):
             _restore_fully()
     except OSError as exc:
         raise Retire(f"cannot restore the work area: {exc}") from None
@@ -821,26 +819,30 @@ def _counts():
     return out
 
 
-def _clean_already():
-    if not _CLEAN:
+def _roots():
+    """What a sample could change about the work folder and the mount roots, in one lstat each:
+    the work folder's identity (a renamed or replaced one is another inode) and every mode."""
+    st = os.lstat(WORK)
+    return (st.st_ino, st.st_mode, *(os.lstat(root).st_mode for root in _MODES_AT_START))
+
+
+def _clean_already(job_files):
+    """True when unlinking exactly the job's own files leaves the clean start, proven without a listing.
+
+    Every file, folder, link, fifo or socket on a tmpfs holds an inode, so the same number
+    of inodes in use on each mount as at the clean start (when only the work folder
+    existed) means nothing else is there: an extra name, a hard link keeping one of our
+    files alive, or a renamed job file (its unlink fails) all show up. The work folder
+    must still be the same inode with the same mode, the roots keep their modes.
+    """
+    if not _CLEAN_ROOTS:
         return False
     try:
-        st = os.lstat(WORK)
-    except FileNotFoundError:
-        return False
-    if not stat.S_ISDIR(st.st_mode) or stat.S_IMODE(st.st_mode) != 0o700:
-        return False
-    for name in JOB_FILES:
-        try:
+        for name in job_files:
             os.unlink(WORK + "/" + name)
-        except FileNotFoundError:
-            pass
-    if os.listdir(WORK):
-        return False
-    for root, mode in _MODES_AT_START.items():
-        if stat.S_IMODE(os.lstat(root).st_mode) != mode:
-            return False
-    return _counts() == _CLEAN
+    except OSError:
+        return False  # a sample moved, removed or replaced one: the full restore finds out what else
+    return _roots() == _CLEAN_ROOTS[0] and _counts() == _CLEAN
 
 
 def _restore_fully():
@@ -865,6 +867,8 @@ def _restore_fully():
         if _CLEAN and counts != _CLEAN:
             raise Retire("the work area is not empty after the wipe, or did not get its space back")
         _CLEAN[:] = counts
+        # the fast path trusts inode counts: only where each tmpfs has a finite inode table
+        _CLEAN_ROOTS[:] = [_roots()] if all(os.statvfs(root).f_files for root in _MODES_AT_START) else []
     else:
         for root in _MODES_AT_START:
             if os.listdir(root) != [os.path.basename(WORK)]:
@@ -872,6 +876,7 @@ def _restore_fully():
 
 
 _CLEAN = []  # inode and block counts of the writable places right after the first restore
+_CLEAN_ROOTS = []  # and the work folder's inode and mode, the roots' modes (see _roots)
 
 
 _compiled_now = []
@@ -952,7 +957,7 @@ def main():
         run_job(job)
         try:  # clean up for the next sample while the parent judges this one
             reap_previous()
-            restore_work_area()
+            restore_work_area(JOB_FILES + (".stdin",) if job["mode"] == "stdio" else JOB_FILES)
         except Retire as exc:
             retire(str(exc))
             return
