@@ -545,6 +545,9 @@ def srl(
     rollouts: int = typer.Option(4, "--rollouts", help="Rollouts per prompt (GRPO group size)."),
     epsilon: float = typer.Option(1e-4, "--epsilon", help="Drop prompts whose reward std is at most this."),
     autojunk: bool = typer.Option(False, "--autojunk/--no-autojunk", help="SequenceMatcher's autojunk heuristic."),
+    think: bool = typer.Option(
+        True, "--think/--no-think", help="Ask for a <think> monologue before the step (--no-think: the first line is the step)."
+    ),
     prompt_format: str = typer.Option("completion", "--format", help="completion | instruct."),
     lr: float = typer.Option(5e-4, "--lr"),
     max_tokens: int = typer.Option(64, "--max-tokens", help="Most tokens per rollout."),
@@ -552,9 +555,15 @@ def srl(
     then_rl_steps: int = typer.Option(0, "--then-rl-steps", help="RLVR steps on whole problems after SRL (math)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Supervised RL: step-wise similarity rewards from expert trajectories on GRPO, then optional RLVR."""
+    """Supervised RL: step-wise similarity rewards from expert trajectories on GRPO, then optional RLVR.
+
+    `tdrl trajectories` writes built-in trajectory sets or turns solutions into step trajectories.
+    """
+    from tdrl.llm.embedded import check_model
     from tdrl.training.srl import SRLConfig, train_srl
 
+    with _user_errors(ValueError):
+        check_model(model)
     cfg = SRLConfig(
         model=model,
         trajectories=str(trajectories),
@@ -564,6 +573,7 @@ def srl(
         rollouts=rollouts,
         epsilon=epsilon,
         autojunk=autojunk,
+        think=think,
         prompt_format=prompt_format,
         then_rl_steps=then_rl_steps,
         rl={"learning_rate": lr, "max_completion_length": max_tokens, "save_steps": 100_000, "batch_size": batch_size},
@@ -578,6 +588,37 @@ def srl(
     if "rlvr" in summary:
         typer.echo(f"RLVR: answer reward {summary['rlvr']['first_reward']} -> {summary['rlvr']['last_reward']}")
     typer.echo(f"policy: {summary['policy']}; summary: {out}/srl_summary.json")
+
+
+@app.command()
+def trajectories(
+    out: Path = typer.Option(..., "--out", help="Trajectories JSONL for `tdrl srl --trajectories`."),
+    builtin: str | None = typer.Option(None, "--builtin", help="arithmetic (math, with answers) | shell (agent commands)."),
+    n: int = typer.Option(20, "-n", help="--builtin: trajectories to generate."),
+    seed: int = typer.Option(0, "--seed", help="--builtin: random seed."),
+    problems: Path | None = typer.Option(
+        None, "--problems", help="Problems JSONL: their `reference` solutions become code trajectories (a line per step)."
+    ),
+    samples: Path | None = typer.Option(None, "--samples", help="With --problems: use passing samples instead of references."),
+    results: Path | None = typer.Option(None, "--results", help="With --samples: their `tdrl verify` results (default: verify here)."),
+    skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
+) -> None:
+    """Write trajectories for `tdrl srl`: a built-in set, or solutions split into steps (one per line of code)."""
+    from tdrl.io import write_jsonl
+    from tdrl.rewards.srl import BUILTIN, solution_trajectories
+
+    if (builtin is None) == (problems is None):
+        _fail("give exactly one of --builtin NAME or --problems PATH")
+    with _user_errors(ValueError, FileNotFoundError):
+        if builtin is not None:
+            if builtin not in BUILTIN:
+                _fail(f"--builtin {builtin!r}: one of {', '.join(BUILTIN)}")
+            trajs = BUILTIN[builtin](n, seed)
+        else:
+            trajs = solution_trajectories(problems, samples, results, skip_unknown)
+    count = write_jsonl(out, [{"id": t.id, "problem": t.problem, "steps": t.steps, "kind": t.kind, "meta": t.meta} for t in trajs])
+    steps = sum(len(t.steps) for t in trajs)
+    typer.echo(f"{count} trajectories, {steps} steps ({steps - count} SRL instances) -> {out}")
 
 
 envs_app = typer.Typer(help="Environments for generalisation studies: GeneralPoints and text navigation.", no_args_is_help=True)
