@@ -53,6 +53,7 @@ def verify(
         metavar="ADDRESS",
         help="Run on Ray: local | auto | a Ray address (needs tdrl[ray]); --workers is per node.",
     ),
+    skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
 ) -> None:
     """Run samples against their problems' tests in the sandbox and write one result per sample.
 
@@ -78,12 +79,14 @@ def verify(
             calibrate=calibrate,
             stop_on_first_failure=fail_fast,
             progress=progress,
+            skip_unknown=skip_unknown,
         )
     if ray:
         typer.echo(f"ray: {summary.nodes} nodes, {summary.actor_deaths} actor deaths, {summary.poisoned} samples poisoned")
     typer.echo(
         f"{summary.samples} verified, {summary.skipped} already done; statuses {dict(summary.statuses)}; "
         f"mean pass rate {summary.mean_pass_rate:.3f}; sandbox {summary.isolation}"
+        + (f"; {summary.unknown} samples of unknown problems left out" if summary.unknown else "")
     )
 
 
@@ -292,8 +295,13 @@ def convert(
 @app.command("eval")
 def eval_(
     problems: Path = typer.Option(..., "--problems", help="Problems JSONL (see `tdrl convert` for benchmark files)."),
-    samples: list[Path] = typer.Option(..., "--samples", help="Samples JSONL; repeat for several models/checkpoints."),
-    k: str = typer.Option("1,10,100", "--k", help="Comma-separated k values for pass@k."),
+    samples: list[Path] = typer.Option([], "--samples", help="Samples JSONL; repeat for several models/checkpoints."),
+    results: list[Path] = typer.Option(
+        [], "--results", help="Results JSONL of `tdrl verify` to score as they are (no verification); repeatable."
+    ),
+    k: str = typer.Option(
+        "1,10,100", "--k", help="Comma-separated k values for pass@k; pass@k needs k <= samples per problem (else '-')."
+    ),
     report: Path = typer.Option(Path("eval-report"), "--report", help="Folder for results, summary.json and plots."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes (default: CPU count)."),
     timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds (without a reference)."),
@@ -305,6 +313,9 @@ def eval_(
         "--ray",
         metavar="ADDRESS",
         help="Run on Ray: local | auto | a Ray address (needs tdrl[ray]); --workers is per node.",
+    ),
+    skip_unknown: bool = typer.Option(
+        False, "--skip-unknown", help="Leave out samples and results of problems not in --problems."
     ),
 ) -> None:
     """Verify samples and report pass rates and unbiased pass@k, overall and per tag/difficulty."""
@@ -318,12 +329,16 @@ def eval_(
         ks = sorted({int(x) for x in k.split(",") if x.strip()})
     except ValueError:
         _fail(f"--k must be comma-separated integers, got {k!r}")
+    if not samples and not results:
+        _fail("give --samples (verified here) or --results (already verified), or both")
     with _user_errors(RayNotInstalled), ray_cluster(ray):
         runs = evaluate(
             problems,
             list(samples),
             ks,
             report,
+            results_paths=list(results),
+            skip_unknown=skip_unknown,
             plots=plots,
             verify=functools.partial(ray_verify_files, address=ray) if ray else verify_files,
             workers=workers,
@@ -332,6 +347,13 @@ def eval_(
             progress=progress,
         )
     print_report(runs, ks)
+    for r in runs:
+        missing = [x for x in ks if r.summary["overall"].get(f"pass@{x}") is None]
+        if missing:
+            typer.echo(
+                f"{r.label}: pass@{','.join(map(str, missing))} shown as '-': at most {r.summary['overall']['max_samples']} "
+                "samples per problem, and the unbiased pass@k needs k <= n (sample more with `tdrl sample -n`, or pass a smaller --k)"
+            )
     typer.echo(f"report: {report}")
 
 
@@ -350,6 +372,7 @@ def pairs(
     seed: int = typer.Option(0, "--seed", help="Seed of the choice among too many pairs."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes (without --results)."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
 ) -> None:
     """Build (prompt, chosen, rejected) pairs from samples' pass rates (AceCoder's rule by default)."""
     from tdrl.rewards.pairs import PairRule, pairs_files
@@ -359,11 +382,22 @@ def pairs(
     rule = PairRule(min_chosen, min_gap, min_rejected, max_per_problem, seed)
     with _user_errors(ValueError, FileNotFoundError):
         n, totals = pairs_files(
-            problems, samples, out, results, rule, fmt == "conversational", dataset, workers=workers, sandbox=sandbox
+            problems,
+            samples,
+            out,
+            results,
+            rule,
+            fmt == "conversational",
+            dataset,
+            workers=workers,
+            sandbox=sandbox,
+            skip_unknown=skip_unknown,
         )
     typer.echo(
         f"{n} pairs from {totals['problems_with_pairs']} of {totals['problems']} problems "
-        f"({totals['samples']} samples, {totals['distinct']} distinct programs); stats: {out}.stats.json"
+        f"({totals['samples']} samples, {totals['distinct']} distinct programs"
+        + (f"; {totals['skipped_unknown']} samples of unknown problems left out" if totals.get("skipped_unknown") else "")
+        + f"); stats: {out}.stats.json"
     )
 
 
@@ -431,6 +465,7 @@ def rerank(
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
 ) -> None:
     """Best-of-N: pass rate of the pick by reward model, output agreement, random and greedy, against the oracle."""
     from tdrl.rewards.rerank import format_table, rerank_files
@@ -450,6 +485,7 @@ def rerank(
             workers,
             sandbox,
             progress,
+            skip_unknown,
         )
     typer.echo(format_table(result))
     typer.echo(f"report: {report}")

@@ -27,6 +27,7 @@ class VerifySummary:
     samples: int = 0
     pass_rate_sum: float = 0.0
     isolation: str = ""
+    unknown: int = 0  # samples of problems not in the problems file, left out (skip_unknown)
 
     def add(self, r: Result) -> None:
         self.samples += 1
@@ -51,11 +52,17 @@ def verify_files(
     calibrate: bool = True,
     stop_on_first_failure: bool = False,
     progress: bool = True,
+    skip_unknown: bool = False,
 ) -> VerifySummary:
-    """Verify every sample of ``samples_path``; see the module doc for resume behaviour."""
+    """Verify every sample of ``samples_path``; see the module doc for resume behaviour.
+
+    With ``skip_unknown``, samples of problems missing from ``problems_path`` are left out
+    (counted in ``unknown``) instead of failing the run.
+    """
     problems = {p.id: p for p in read_problems(problems_path)}
-    samples = list(read_samples(samples_path, set(problems)))
-    summary = VerifySummary()
+    skipped: dict[str, int] = {}
+    samples = list(read_samples(samples_path, set(problems), skip_unknown, skipped))
+    summary = VerifySummary(unknown=sum(skipped.values()))
     with ResumableWriter(out_path, key=lambda d: (d["problem_id"], str(d["sample_id"]))) as writer:
         todo = [s for s in samples if s.key not in writer.done]
         summary.skipped = len(samples) - len(todo)
