@@ -413,8 +413,9 @@ def train_rm(
     grad_accum: int = typer.Option(1, "--grad-accum", help="Gradient accumulation steps."),
     eval_share: float = typer.Option(0.2, "--eval-share", help="Share of problems held out for pair accuracy."),
     eval_steps: int = typer.Option(20, "--eval-steps", help="Held-out accuracy every this many steps."),
-    lora: bool = typer.Option(False, "--lora", help="Train a LoRA adapter (merged into the saved model)."),
+    lora: bool = typer.Option(False, "--lora", help="Train a LoRA adapter; --out then holds the adapter and score head only."),
     lora_r: int = typer.Option(16, "--lora-r"),
+    merge: bool = typer.Option(False, "--merge", help="With --lora: save the merged model (a plain transformers folder)."),
     center_rewards: float = typer.Option(0.01, "--center-rewards", help="TRL center_rewards_coefficient (0: off)."),
     max_length: int = typer.Option(
         1024, "--max-length", help="Longest prompt + answer in tokens (longer pairs are counted and left out)."
@@ -436,6 +437,7 @@ def train_rm(
         eval_steps=eval_steps,
         lora=lora,
         lora_r=lora_r,
+        merge=merge,
         lora_alpha=2 * lora_r,
         center_rewards_coefficient=center_rewards or None,
         max_length=max_length,

@@ -106,4 +106,39 @@ def resolve_model(name: str) -> str:
     kind = check_model(name)
     if kind == "embedded":
         return embedded_model_path()
-    return str(Path(name).expanduser()) if kind == "path" else name
+    if kind == "path":
+        path = Path(name).expanduser()
+        return merged_folder(path) if (path / "adapter_config.json").exists() else str(path)
+    return name
+
+
+def merged_folder(adapter: str | Path) -> str:
+    """A plain model folder for a PEFT adapter folder: ``<adapter>/merged``, merged once and reused.
+
+    LoRA runs save only their adapter; commands that need an ordinary model folder (a
+    policy to sample from or train further) get this one. It is redone when the adapter
+    is newer than it.
+    """
+    import json
+
+    adapter = Path(adapter)
+    target = adapter / "merged"
+    weights = [p for p in adapter.glob("adapter_model.*")]
+    fresh = (target / "config.json").exists() and all(w.stat().st_mtime <= (target / "config.json").stat().st_mtime for w in weights)
+    if fresh:
+        return str(target)
+    from peft import AutoPeftModelForCausalLM, AutoPeftModelForSequenceClassification
+    from transformers import AutoTokenizer
+
+    seq_cls = json.loads((adapter / "adapter_config.json").read_text()).get("task_type") == "SEQ_CLS"
+    cls = AutoPeftModelForSequenceClassification if seq_cls else AutoPeftModelForCausalLM
+    model = cls.from_pretrained(str(adapter), **({"num_labels": 1} if seq_cls else {})).merge_and_unload()
+    tmp = adapter / "merged.tmp"
+    model.save_pretrained(tmp)
+    AutoTokenizer.from_pretrained(str(adapter)).save_pretrained(tmp)
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return str(target)

@@ -35,6 +35,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
+_SFT_SCHEMA = {"epochs": float, "learning_rate": float, "batch_size": int, "max_steps": int, "seed": int}
+
+
 @dataclass
 class IterateConfig:
     model: str = "embedded"
@@ -46,12 +49,15 @@ class IterateConfig:
     samples_per_problem: int = 8
     temperature: float = 0.8
     max_tokens: int = 256
-    sft: dict | None = None  # {"epochs": 1, "learning_rate": 2e-5}: SFT on verified solutions in round 0
-    rm: dict = field(default_factory=dict)  # RMConfig fields; backbone defaults to the initial model
+    # {"epochs": 1, "learning_rate": 2e-5}: SFT on verified solutions in round 0
+    sft: dict | None = field(default=None, metadata={"schema": _SFT_SCHEMA})
+    # RMConfig fields; backbone defaults to the initial model
+    rm: dict = field(default_factory=dict, metadata={"schema": "tdrl.training.reward_model:RMConfig"})
     rm_continue: bool = False  # start each round's reward model from the previous one
-    pair_rule: dict = field(default_factory=dict)  # PairRule fields
+    pair_rule: dict = field(default_factory=dict, metadata={"schema": "tdrl.rewards.pairs:PairRule"})
     hard_negative_fraction: float = 0.5
-    rl: dict = field(default_factory=dict)  # RLConfig fields (model, problems, out_dir and rewards are set here)
+    # RLConfig fields (model, problems, out_dir and rewards are set here)
+    rl: dict = field(default_factory=dict, metadata={"schema": "tdrl.training.rl:RLConfig"})
     rm_weight: float = 1.0
     test_weight: float = 0.0  # mix test rewards into RL
     workers: int | None = None
