@@ -638,7 +638,9 @@ def trajectories(
         None, "--problems", help="Problems JSONL: their `reference` solutions become code trajectories (a line per step)."
     ),
     samples: Path | None = typer.Option(None, "--samples", help="With --problems: use passing samples instead of references."),
-    results: Path | None = typer.Option(None, "--results", help="With --samples: their `tdrl verify` results (default: verify here)."),
+    results: Path | None = typer.Option(
+        None, "--results", help="With --samples: their `tdrl verify` results (default: verify here)."
+    ),
     skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
 ) -> None:
     """Write trajectories for `tdrl srl`: a built-in set, or solutions split into steps (one per line of code)."""
@@ -654,7 +656,9 @@ def trajectories(
             trajs = BUILTIN[builtin](n, seed)
         else:
             trajs = solution_trajectories(problems, samples, results, skip_unknown)
-    count = write_jsonl(out, [{"id": t.id, "problem": t.problem, "steps": t.steps, "kind": t.kind, "meta": t.meta} for t in trajs])
+    count = write_jsonl(
+        out, [{"id": t.id, "problem": t.problem, "steps": t.steps, "kind": t.kind, "meta": t.meta} for t in trajs]
+    )
     steps = sum(len(t.steps) for t in trajs)
     typer.echo(f"{count} trajectories, {steps} steps ({steps - count} SRL instances) -> {out}")
 

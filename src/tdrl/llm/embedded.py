@@ -124,7 +124,9 @@ def merged_folder(adapter: str | Path) -> str:
     adapter = Path(adapter)
     target = adapter / "merged"
     weights = [p for p in adapter.glob("adapter_model.*")]
-    fresh = (target / "config.json").exists() and all(w.stat().st_mtime <= (target / "config.json").stat().st_mtime for w in weights)
+    fresh = (target / "config.json").exists() and all(
+        w.stat().st_mtime <= (target / "config.json").stat().st_mtime for w in weights
+    )
     if fresh:
         return str(target)
     from peft import AutoPeftModelForCausalLM, AutoPeftModelForSequenceClassification

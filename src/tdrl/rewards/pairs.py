@@ -133,7 +133,10 @@ def no_pairs_warning(scored: list[tuple[Sample, dict]], rule: PairRule, stats: P
         f"{rejectable} pass > {opt('min_rejected')} {rule.min_rejected}, {zero} pass no test)"
     )
     if totals["pairs"] and totals["problems_with_pairs"] == 1:
-        return head + "; a reward model's held-out split needs pairs from 2 problems or more: sample more per problem or loosen the rule"
+        return (
+            head
+            + "; a reward model's held-out split needs pairs from 2 problems or more: sample more per problem or loosen the rule"
+        )
     advice = []
     if rejectable < len(usable) and zero:
         advice.append(f"{opt('min_rejected')} -1 also pairs programs that pass no test")
@@ -189,9 +192,7 @@ def pairs_files(
     import json
     from pathlib import Path
 
-    from tdrl.io import read_problems, read_samples, write_jsonl
-
-    from tdrl.io import warn
+    from tdrl.io import read_problems, read_samples, warn, write_jsonl
 
     problems = {p.id: p for p in read_problems(problems_path)}
     skipped: dict[str, int] = {}

@@ -217,7 +217,9 @@ def rerank_files(
     skipped: dict[str, int] = {}
     samples = list(read_samples(samples_path, set(problems), skip_unknown, skipped))
     if not samples:
-        raise ValueError(f"{samples_path}: no samples" + (f" of known problems ({sum(skipped.values())} left out)" if skipped else ""))
+        raise ValueError(
+            f"{samples_path}: no samples" + (f" of known problems ({sum(skipped.values())} left out)" if skipped else "")
+        )
     greedy = None
     if greedy_path is not None:
         greedy_samples = list(read_samples(greedy_path, set(problems), skip_unknown))
@@ -263,7 +265,9 @@ def rerank_files(
     scores = [c.score for p in cands for c in p.candidates if c.score is not None]
     if scores and max(scores) - min(scores) < 1e-9:
         report["warnings"].append(
-            warn(f"the reward model gave all {len(scores)} samples the same score ({scores[0]:.4g}): its picks are the first sample's")
+            warn(
+                f"the reward model gave all {len(scores)} samples the same score ({scores[0]:.4g}): its picks are the first sample's"
+            )
         )
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)

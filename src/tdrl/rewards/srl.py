@@ -219,6 +219,7 @@ def solution_trajectories(problems_path, samples_path=None, results_path=None, s
     if not programs:
         where = "passing samples" if samples_path is not None else "problems with a `reference`"
         raise ValueError(f"no solutions to split into steps: {where} in {samples_path or problems_path}: 0")
+
     def task(p) -> str:
         kind = "program (standard input to standard output)" if p.tests and p.tests[0].type == "stdio" else "function"
         return f"Write this Python {kind}, one line of code per step:\n\n{p.prompt or p.id}"

@@ -34,7 +34,6 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-
 _SFT_SCHEMA = {"epochs": float, "learning_rate": float, "batch_size": int, "max_steps": int, "seed": int}
 
 

@@ -85,9 +85,8 @@ class RLConfig:
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> RLConfig:
     """An :class:`RLConfig` from YAML plus ``key=value`` overrides (values parsed as YAML)."""
-    from tdrl.training.common import load_recipe
-
     from tdrl.llm.embedded import check_model
+    from tdrl.training.common import load_recipe
 
     cfg = load_recipe(RLConfig, path, overrides, paths=("problems", "difficulty.results", "rewards[].path"))
     if cfg.algorithm not in (*LOSS_TYPES, "rloo"):
@@ -95,7 +94,10 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> RLConfig:
     if not cfg.problems:
         raise ValueError("no problems: set `problems:` in the config or --set problems=PATH")
     if not Path(cfg.problems).exists():
-        raise ValueError(f"problems: {cfg.problems}: file not found" + (f" (relative paths are read from {Path(path).parent}/)" if path else ""))
+        raise ValueError(
+            f"problems: {cfg.problems}: file not found"
+            + (f" (relative paths are read from {Path(path).parent}/)" if path else "")
+        )
     check_model(cfg.model)
     return cfg
 
