@@ -135,6 +135,11 @@ def sample(
     )
     if ray and backend != "openai":
         _fail("--ray samples through an OpenAI-compatible server: add --backend openai --base-url URL")
+    if backend == "hf":
+        from tdrl.llm.embedded import check_model
+
+        with _user_errors(ValueError):
+            check_model(model)
     with _user_errors(FileNotFoundError, ValueError, RayNotInstalled), ray_cluster(ray):
         if ray:
             from tdrl.scale.ray_sample import ray_sample_files
@@ -180,7 +185,9 @@ def serve_model(
     from tdrl.llm.hf import HFModel
     from tdrl.llm.server import make_server
 
-    server = make_server(HFModel(resolve_model(model)), host, port, served_name=model)
+    with _user_errors(ValueError):
+        path = resolve_model(model)
+    server = make_server(HFModel(path), host, port, served_name=model)
     typer.echo(f"serving {model} on http://{host}:{server.server_address[1]}/v1")
     server.serve_forever()
 
@@ -424,8 +431,11 @@ def train_rm(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress and training logs."),
 ) -> None:
     """Train a Bradley-Terry reward model on preference pairs with TRL's RewardTrainer."""
+    from tdrl.llm.embedded import check_model
     from tdrl.training.reward_model import RMConfig, train_reward_model
 
+    with _user_errors(ValueError):
+        check_model(model)
     cfg = RMConfig(
         backbone=model,
         epochs=epochs,
@@ -724,6 +734,11 @@ def envs_eval(
     """Greedy success rates in- and out-of-distribution, with multi-turn verifier feedback."""
     if backend not in ("hf", "openai"):
         _fail(f"--backend {backend!r}: hf or openai")
+    if backend == "hf":
+        from tdrl.llm.embedded import check_model
+
+        with _user_errors(ValueError):
+            check_model(model)
     from tdrl.envs.run import run_eval
 
     with _user_errors(ValueError, FileNotFoundError):
@@ -771,6 +786,11 @@ def demo(
     """Run the pipeline on bundled data: verify correct, wrong and hostile samples, then sample and score a model."""
     from tdrl.demo import run_demo
 
+    if model != "none":
+        from tdrl.llm.embedded import check_model
+
+        with _user_errors(ValueError):
+            check_model(model)
     run_demo(
         str(out_dir) if out_dir else None,
         workers=workers,
