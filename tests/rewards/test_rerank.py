@@ -91,3 +91,12 @@ def test_rerank_cli_reports_every_method(tmp_path, crash_rm):
     assert 0.0 <= m["reward_model"][-1] <= 1.0
     assert (report_dir / "best_of_n.png").stat().st_size > 0
     assert "agreement" in proc.stdout and "N=8" in proc.stdout
+
+
+def test_at_n_1_every_method_equals_random_by_construction():
+    # the reward model's single-sample picks would differ from random only by the noise of drawn subsets
+    problems = [ProblemCandidates(p, [Candidate(str(i), i % 3 == 0, score=float(-i)) for i in range(6)]) for p in "abc"]
+    report = best_of_n(problems, ["random", "reward_model", "oracle"], subsets=3, seed=1)
+    at_1 = {m: values[0] for m, values in report["methods"].items()}
+    assert at_1["reward_model"] == at_1["random"] == at_1["oracle"] == pytest.approx(2 / 6)
+    assert report["methods"]["reward_model"][-1] == 1.0  # at full N the reward model picks sample 0, which passes
