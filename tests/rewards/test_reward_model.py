@@ -68,7 +68,7 @@ def test_train_rm_cli_with_lora(tmp_path, tiny_model):
     assert len(scores) == 2 and scores[0] != scores[1]
     merged = tmp_path / "merged"
     proc = subprocess.run(
-        [*TDRL, *args[:4], "--out", str(merged), *args[6:], "--lora", "--merge", "--max-steps", "1", "--no-progress"],
+        [*TDRL, *args[:3], "--out", str(merged), *args[5:], "--lora", "--merge", "--max-steps", "1", "--no-progress"],
         capture_output=True,
         text=True,
         timeout=600,
