@@ -27,6 +27,13 @@ def _user_errors(*kinds: type[Exception]):
         _fail(str(exc))
 
 
+def _check_sandbox(value: str) -> str:
+    """``--sandbox`` is checked before any work: a typo is one line, not a traceback."""
+    if value not in ("auto", "bwrap", "none"):
+        _fail(f"--sandbox {value!r}: one of auto, bwrap, none")
+    return value
+
+
 app = typer.Typer(help="tdrl: test-driven reinforcement learning for code models.", no_args_is_help=True, add_completion=False)
 
 
@@ -41,7 +48,7 @@ def verify(
     timeout_factor: float = typer.Option(4.0, "--timeout-factor", help="Per-test limit = factor x reference time."),
     max_sample_time: float = typer.Option(60.0, "--max-sample-time", help="Whole-sample time budget cap in seconds."),
     memory_mb: int = typer.Option(2048, "--memory-mb", help="Memory limit per run."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
     calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate", help="Scale time limits to each problem's reference."),
     fail_fast: bool = typer.Option(
         False, "--fail-fast", help="Stop a sample at its first failing test (pass rates become lower bounds)."
@@ -207,7 +214,7 @@ def synth(
     mutants: int = typer.Option(16, "--mutants", help="Mutants of the reference used to choose discriminating tests."),
     seed: int = typer.Option(0, "--seed", help="Random seed of input generation."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
     report: Path | None = typer.Option(None, "--report", help="Folder for quality.json and mutation_scores.png."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     model: str = typer.Option("embedded", "--model", help="llm: HF model id or path, 'embedded', or a served model name."),
@@ -312,7 +319,7 @@ def eval_(
     report: Path = typer.Option(Path("eval-report"), "--report", help="Folder for results, summary.json and plots."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes (default: CPU count)."),
     timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds (without a reference)."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots (needs matplotlib)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ray: str | None = typer.Option(
@@ -378,7 +385,7 @@ def pairs(
     max_per_problem: int | None = typer.Option(None, "--max-per-problem", help="Most pairs per problem and model."),
     seed: int = typer.Option(0, "--seed", help="Seed of the choice among too many pairs."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes (without --results)."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
     skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
 ) -> None:
     """Build (prompt, chosen, rejected) pairs from samples' pass rates (AceCoder's rule by default)."""
@@ -475,7 +482,7 @@ def rerank(
     subsets: int = typer.Option(32, "--subsets", help="Random subsets averaged for each N below the full set."),
     seed: int = typer.Option(0, "--seed"),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
 ) -> None:
@@ -530,7 +537,7 @@ def serve_reward(
     problems: Path | None = typer.Option(None, "--problems", help="Problems JSONL, for labels that are problem ids."),
     kind: str = typer.Option("pass_rate", "--reward", help="pass_rate | all_pass | acecoder."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
     timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds."),
     max_sample_time: float = typer.Option(20.0, "--max-sample-time", help="Time limit of one program over all its tests."),
     max_concurrency: int = typer.Option(64, "--max-concurrency", help="Requests verified at once; the rest wait."),
@@ -777,7 +784,7 @@ def envs_study(
 def demo(
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
     model: str = typer.Option("embedded", "--model", help="Model to sample from ('embedded', an HF id or path, or 'none')."),
     n: int = typer.Option(2, "-n", help="Programs sampled per problem."),
     rl_steps: int = typer.Option(2, "--rl-steps", help="GRPO steps at the end (0: none)."),
