@@ -37,6 +37,22 @@ def _check_sandbox(value: str) -> str:
 app = typer.Typer(help="tdrl: test-driven reinforcement learning for code models.", no_args_is_help=True, add_completion=False)
 
 
+@app.callback()
+def _main(
+    quiet: bool = typer.Option(
+        False, "--quiet", help="Silence third-party output (transformers/TRL warnings, load reports, progress bars)."
+    ),
+) -> None:
+    """tdrl: test-driven reinforcement learning for code models."""
+    import sys
+
+    # `--no-progress` on any command also silences the libraries, before they are imported
+    if quiet or "--no-progress" in sys.argv[1:]:
+        from tdrl.io import silence_third_party
+
+        silence_third_party()
+
+
 @app.command()
 def verify(
     problems: Path = typer.Option(..., "--problems", help="Problems JSONL (id, tests, entry_point, ...)."),
@@ -208,7 +224,12 @@ def synth(
     ),
     out: Path = typer.Option(..., "--out", help="Problems JSONL with synthesised tests; an existing file is resumed."),
     method: str = typer.Option("reference", "--method", help="reference | llm | llm+reference | oracle."),
-    tests_per_problem: int = typer.Option(50, "--tests-per-problem", help="Most tests kept per problem."),
+    tests_per_problem: int = typer.Option(
+        50,
+        "--tests-per-problem",
+        help="reference: most call (or stdio) tests kept per problem, its own seed tests of that type counted in; "
+        "its seed `assert` tests are kept on top. oracle: sets the inputs generated (3x this; --candidates overrides).",
+    ),
     min_tests: int = typer.Option(5, "--min-tests", help="Drop problems with fewer tests."),
     candidates: int = typer.Option(0, "--candidates", help="Inputs generated per problem before selection (0: 3x tests)."),
     mutants: int = typer.Option(16, "--mutants", help="Mutants of the reference used to choose discriminating tests."),

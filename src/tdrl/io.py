@@ -41,6 +41,28 @@ def warn(message: str) -> str:
     return message
 
 
+def silence_third_party() -> None:
+    """Quiet transformers, TRL, datasets and the hub client: no progress bars, load reports or warnings; errors stay.
+
+    Works before they are imported (environment variables they read at import) and after
+    (Python warnings filters); tdrl's own output and warnings are unaffected.
+    """
+    import warnings
+
+    for name, value in {
+        "TRANSFORMERS_VERBOSITY": "error",
+        "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+        "TQDM_DISABLE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ.setdefault(name, value)
+    libraries = r"(transformers|trl|datasets|huggingface_hub|peft|accelerate|torch)(\.|$)"
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category, module=libraries)
+
+
 def _open_text(path: str | os.PathLike):
     path = str(path)
     if path.endswith(".gz"):

@@ -96,8 +96,11 @@ class ProgressBar:
         unit = self.unit
 
         class Rate(ProgressColumn):
+            # items done over time since the start: rich's own speed is over its last few updates, which
+            # reads as thousands per second when a batch of items lands at once
             def render(self, task):  # type: ignore[override]
-                return Text(f"{task.speed or 0:.1f} {unit}/s")
+                elapsed = task.elapsed or 0.0
+                return Text(f"{task.completed / elapsed:.2f} {unit}/s" if elapsed > 0 and task.completed else f"- {unit}/s")
 
         self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn())
         self.bar.start()

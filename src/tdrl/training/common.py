@@ -16,12 +16,16 @@ def load_tokenizer(path: str):
 
 
 def quiet() -> None:
-    """No dataset progress bars and only errors from transformers (``--no-progress``)."""
+    """No progress bars, load reports or warnings from third-party libraries, only their errors (``--no-progress``)."""
     import datasets
     import transformers
 
+    from tdrl.io import silence_third_party
+
+    silence_third_party()
     datasets.disable_progress_bars()
     transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
 
 
 def load_recipe(cls, path, overrides=(), paths: tuple[str, ...] = ("problems",)):
