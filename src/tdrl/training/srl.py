@@ -91,11 +91,11 @@ def train_srl(cfg: SRLConfig, trajectories: list[Trajectory] | None = None, prog
     from tdrl.rewards.srl import read_trajectories
     from tdrl.training.rl import RLConfig, train_rl
 
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     from tdrl.io import warn
 
+    out = Path(cfg.out_dir)
     trajectories = trajectories if trajectories is not None else read_trajectories(cfg.trajectories)
+    out.mkdir(parents=True, exist_ok=True)
     rows = expand(trajectories, think=cfg.think)
     if not rows:
         raise ValueError("no step instances: every trajectory has a single step")
