@@ -88,10 +88,9 @@ def no_signal_warning(k: int, rewards: list[list[float]], cfg: SRLConfig, max_to
 
 def train_srl(cfg: SRLConfig, trajectories: list[Trajectory] | None = None, progress: bool = True) -> dict:
     """Run SRL rounds (and RLVR after them); returns the summary written to ``srl_summary.json``."""
+    from tdrl.io import warn
     from tdrl.rewards.srl import read_trajectories
     from tdrl.training.rl import RLConfig, train_rl
-
-    from tdrl.io import warn
 
     out = Path(cfg.out_dir)
     trajectories = trajectories if trajectories is not None else read_trajectories(cfg.trajectories)
