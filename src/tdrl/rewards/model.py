@@ -20,6 +20,8 @@ class RewardModelScorer:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        if not (Path(path) / "config.json").exists() and not (Path(path) / "adapter_config.json").exists():
+            raise FileNotFoundError(f"reward model {path}: not a model folder (train one with `tdrl train-rm`)")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         if self.tokenizer.pad_token is None:

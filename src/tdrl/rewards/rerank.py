@@ -220,6 +220,8 @@ def rerank_files(
         raise ValueError(
             f"{samples_path}: no samples" + (f" of known problems ({sum(skipped.values())} left out)" if skipped else "")
         )
+    if reward_model is not None and not Path(reward_model).is_dir():  # before any verification
+        raise FileNotFoundError(f"reward model {reward_model}: not a model folder (train one with `tdrl train-rm`)")
     greedy = None
     if greedy_path is not None:
         greedy_samples = list(read_samples(greedy_path, set(problems), skip_unknown))
