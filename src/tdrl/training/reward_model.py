@@ -183,6 +183,10 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
         processing_class=tokenizer,
         peft_config=peft_config,
     )
+    if not progress:  # the trainer prints every log dict when its bars are off; they are in metrics.json
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     before = trainer.evaluate() if held else {}
     trainer.train()
     final = trainer.model

@@ -303,6 +303,10 @@ def train_rl(
             callbacks=callbacks,
             **({"rollout_func": rollout_func} if rollout_func is not None else {}),
         )
+        if not progress:  # the trainer prints every log dict when its bars are off; they are in metrics.jsonl
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)
         resume = any(out.glob("checkpoint-*"))
         trainer.train(resume_from_checkpoint=True if resume else None)
         # LoRA: the adapter only; a plain folder is made once, where one is needed (resolve_model)
