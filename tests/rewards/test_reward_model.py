@@ -90,6 +90,7 @@ def test_an_empty_heldout_split_warns_and_is_recorded(tmp_path, tiny_model):
     )
     assert proc.returncode == 0, proc.stderr
     assert "warning: no held-out pairs: the 6 pairs come from 1 problem(s)" in proc.stderr
+    assert "{'loss'" not in proc.stdout + proc.stderr and "Loading weights" not in proc.stderr  # --no-progress is quiet
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["heldout_accuracy"] is None and metrics["warnings"] and metrics["warnings"][0] in proc.stderr
 
