@@ -96,7 +96,11 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> RLConfig:
     if not Path(cfg.problems).exists():
         raise ValueError(
             f"problems: {cfg.problems}: file not found"
-            + (f" (relative paths are read from {Path(path).parent}/)" if path else "")
+            + (
+                f" (relative paths in the file are read from {Path(path).parent}/, --set ones from the current folder)"
+                if path
+                else ""
+            )
         )
     check_model(cfg.model)
     return cfg
