@@ -128,3 +128,47 @@ def test_import_tdrl_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     assert Path(data_file("demo_problems.jsonl")).exists()
+
+
+def test_verify_skip_unknown_leaves_out_samples_of_dropped_problems(tmp_path):
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(
+        data_file("demo_samples.jsonl").read_text()
+        + json.dumps({"problem_id": "gone", "sample_id": "0", "completion": ""})
+        + "\n"
+    )
+    args = [*TDRL, "verify", "--problems", str(data_file("demo_problems.jsonl")), "--samples", str(samples)]
+    args += ["--out", str(tmp_path / "r.jsonl"), "--no-progress", "--timeout", "1"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "unknown problem 'gone' (--skip-unknown" in proc.stderr
+    proc = subprocess.run([*args, "--skip-unknown"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "16 verified" in proc.stdout and "1 samples of unknown problems left out" in proc.stdout
+    assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 16
+
+
+def test_a_mistyped_sandbox_is_a_one_line_error(tmp_path):
+    args = [
+        *TDRL,
+        "verify",
+        "--problems",
+        str(data_file("demo_problems.jsonl")),
+        "--samples",
+        str(data_file("demo_samples.jsonl")),
+    ]
+    proc = subprocess.run([*args, "--out", str(tmp_path / "r.jsonl"), "--sandbox", "bwarp"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == ["error: --sandbox 'bwarp': one of auto, bwrap, none"]
+
+
+def test_progress_rate_is_items_over_elapsed_time():
+    from types import SimpleNamespace
+
+    from tdrl.execution.run import ProgressBar
+
+    bar = ProgressBar(True, 100, "envs", "episodes")
+    with bar:
+        rate = bar.bar.columns[3]
+        # 16 episodes landing together after 2 s read 8/s, not rich's windowed thousands per second
+        assert str(rate.render(SimpleNamespace(completed=16, elapsed=2.0))) == "8.00 episodes/s"
+        assert str(rate.render(SimpleNamespace(completed=0, elapsed=None))) == "- episodes/s"

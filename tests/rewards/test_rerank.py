@@ -91,3 +91,28 @@ def test_rerank_cli_reports_every_method(tmp_path, crash_rm):
     assert 0.0 <= m["reward_model"][-1] <= 1.0
     assert (report_dir / "best_of_n.png").stat().st_size > 0
     assert "agreement" in proc.stdout and "N=8" in proc.stdout
+
+
+def test_at_n_1_every_method_equals_random_by_construction():
+    # the reward model's single-sample picks would differ from random only by the noise of drawn subsets
+    problems = [ProblemCandidates(p, [Candidate(str(i), i % 3 == 0, score=float(-i)) for i in range(6)]) for p in "abc"]
+    report = best_of_n(problems, ["random", "reward_model", "oracle"], subsets=3, seed=1)
+    at_1 = {m: values[0] for m, values in report["methods"].items()}
+    assert at_1["reward_model"] == at_1["random"] == at_1["oracle"] == pytest.approx(2 / 6)
+    assert report["methods"]["reward_model"][-1] == 1.0  # at full N the reward model picks sample 0, which passes
+
+
+def test_a_missing_reward_model_folder_is_a_one_line_error(tmp_path):
+    from tdrl.demo import data_file
+
+    args = [
+        *TDRL,
+        "rerank",
+        "--problems",
+        str(data_file("demo_problems.jsonl")),
+        "--samples",
+        str(data_file("demo_samples.jsonl")),
+    ]
+    proc = subprocess.run([*args, "--reward-model", str(tmp_path / "rm"), "--no-agreement"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "rm: not a model folder (train one with `tdrl train-rm`)" in proc.stderr

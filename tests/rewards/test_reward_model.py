@@ -59,8 +59,40 @@ def test_train_rm_cli_with_lora(tmp_path, tiny_model):
     assert "held-out accuracy" in proc.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["config"]["lora"] and metrics["heldout_pairs"] == 12
-    assert not (out / "adapter_config.json").exists()  # merged: a plain model folder
+    assert (out / "adapter_config.json").exists() and not (out / "model.safetensors").exists()  # the adapter only
     assert metrics["heldout_accuracy"] is not None and metrics["train_accuracy"] > 0.5
+    from tdrl.rewards.model import RewardModelScorer
+
+    pair = crash_pairs(60, seed=1)[0]
+    scores = RewardModelScorer(str(out))([pair["prompt"]] * 2, [pair["chosen"], pair["rejected"]])  # loads the adapter
+    assert len(scores) == 2 and scores[0] != scores[1]
+    merged = tmp_path / "merged"
+    proc = subprocess.run(
+        [*TDRL, *args[:3], "--out", str(merged), *args[5:], "--lora", "--merge", "--max-steps", "1", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (merged / "config.json").exists() and not (merged / "adapter_config.json").exists()  # a plain folder
+
+
+def test_an_empty_heldout_split_warns_and_is_recorded(tmp_path, tiny_model):
+    pairs = [{**p, "problem_id": "only"} for p in crash_pairs(6, seed=3)]  # pairs of one problem: nothing to hold out
+    write_jsonl(tmp_path / "pairs.jsonl", pairs)
+    out = tmp_path / "rm"
+    proc = subprocess.run(
+        [*TDRL, "train-rm", "--pairs", str(tmp_path / "pairs.jsonl"), "--out", str(out), "--model", tiny_model]
+        + ["--max-steps", "1", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: no held-out pairs: the 6 pairs come from 1 problem(s)" in proc.stderr
+    assert "{'loss'" not in proc.stdout + proc.stderr and "Loading weights" not in proc.stderr  # --no-progress is quiet
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["heldout_accuracy"] is None and metrics["warnings"] and metrics["warnings"][0] in proc.stderr
 
 
 def test_bad_pairs_file_names_line_and_field(tmp_path):

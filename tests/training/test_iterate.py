@@ -34,6 +34,11 @@ def test_two_rounds_with_per_round_metrics_and_resume(toy, tmp_path):
     pairs = [json.loads(x) for x in (tmp_path / "run" / "round-1" / "pairs.jsonl").read_text().splitlines()]
     assert {p["round"] for p in pairs} == {0, 1} and any(p.get("source") == "hard_negative" for p in pairs)
     assert (tmp_path / "run" / "rounds.png").exists() and "policy_pass_at_1" in proc.stdout
+    final = summary["final"]  # the last round's RL policy, sampled and verified once more
+    assert final["policy"].endswith("round-1/rl/final") and 0 <= final["policy_pass_at_1"] <= 1
+    assert (
+        r0["policy_pass_at_1_after_rl"] == r1["policy_pass_at_1"] and r1["policy_pass_at_1_after_rl"] == final["policy_pass_at_1"]
+    )
 
     # killed during round 1's RL: a rerun redoes that stage only
     stamps = {
@@ -42,9 +47,9 @@ def test_two_rounds_with_per_round_metrics_and_resume(toy, tmp_path):
         if p.name != "rl.done"
     }
     (tmp_path / "run" / "round-1" / "rl.done").unlink()
-    proc = subprocess.run([*run, "--set", "rl.max_steps=2"], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(run, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
-    redone = json.loads((tmp_path / "run" / "round-1" / "rl.done").read_text())
+    redone = json.loads((tmp_path / "run" / "round-1" / "rl.done").read_text())["metrics"]
     assert redone["resumed"] and redone["steps"] == 4  # from the run's last checkpoint, already at step 4
     after = {
         str(p.relative_to(tmp_path)): p.stat().st_mtime_ns
@@ -52,3 +57,40 @@ def test_two_rounds_with_per_round_metrics_and_resume(toy, tmp_path):
         if p.name != "rl.done"
     }
     assert after == stamps
+
+
+def test_stale_markers_are_redone_when_settings_change(toy, tmp_path):
+    """A run with no pairs stops with the numbers; a looser pair rule redoes pairs and what follows, not sampling."""
+    cfg = tmp_path / "iterate.yaml"
+    cfg.write_text(
+        f"model: {toy / 'sft'}\nproblems: {toy / 'problems.jsonl'}\nout_dir: {tmp_path / 'run'}\nrounds: 1\n"
+        "prompt_format: completion\nsamples_per_problem: 4\nmax_tokens: 6\ntemperature: 1.0\n"
+        "pair_rule: {min_chosen: 2.0}\n"  # nothing passes more than every test: no pairs
+        "rm: {epochs: 1, batch_size: 8, eval_share: 0.25}\n"
+        "rl: {num_generations: 4, batch_size: 8, max_steps: 1, max_completion_length: 6}\n"
+    )
+    run = [*TDRL, "iterate", "--config", str(cfg), "--no-progress"]
+    proc = subprocess.run(run, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 2, proc.stderr
+    assert "warning: round 0: 0 pairs from 0 of 4 problems (16 verified samples" in proc.stderr
+    assert "pair_rule.min_chosen" in proc.stderr and "no pairs to train the reward model on" in proc.stderr
+    round0 = tmp_path / "run" / "round-0"
+    pairs_marker = json.loads((round0 / "pairs.done").read_text())
+    assert pairs_marker["metrics"]["total_pairs"] == 0 and pairs_marker["metrics"]["warnings"]
+    kept = {name: (round0 / name).stat().st_mtime_ns for name in ("sample.done", "verify.done", "samples.jsonl")}
+
+    proc = subprocess.run([*run, "--set", "pair_rule={min_rejected: -1.0}"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    assert {name: (round0 / name).stat().st_mtime_ns for name in kept} == kept  # sampling and verdicts reused
+    redone = json.loads((round0 / "pairs.done").read_text())
+    assert redone["settings"]["rule"] == {"min_rejected": -1.0} and redone["metrics"]["total_pairs"] > 0
+    assert (round0 / "rm.done").exists() and (round0 / "rl.done").exists()
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    for row in summary["rounds"]:
+        assert all(key in row.get("notes", {}) for key, value in row.items() if value is None), row
+    assert summary["final"]["policy_pass_at_1"] is not None
+
+    stamp = (round0 / "rl.done").stat().st_mtime_ns
+    again = subprocess.run([*run, "--set", "pair_rule={min_rejected: -1.0}"], capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr
+    assert (round0 / "rl.done").stat().st_mtime_ns == stamp  # same settings: nothing redone

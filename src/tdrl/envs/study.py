@@ -37,9 +37,17 @@ class StudyConfig:
     steps: int = 20  # optimizer steps per branch
     eval_every: int = 5
     max_new_tokens: int = 64
-    sft: dict = field(default_factory=lambda: {"learning_rate": 1e-4, "batch_size": 8})
-    rl: dict = field(default_factory=lambda: {"learning_rate": 1e-5, "num_generations": 4, "batch_size": 8, "temperature": 1.0})
-    tiny: dict = field(default_factory=lambda: {"hidden": 64, "layers": 2, "vocab": 600})
+    sft: dict = field(
+        default_factory=lambda: {"learning_rate": 1e-4, "batch_size": 8},
+        metadata={"schema": {"learning_rate": float, "batch_size": int}},
+    )
+    rl: dict = field(
+        default_factory=lambda: {"learning_rate": 1e-5, "num_generations": 4, "batch_size": 8, "temperature": 1.0},
+        metadata={"schema": "tdrl.training.rl:RLConfig"},
+    )
+    tiny: dict = field(
+        default_factory=lambda: {"hidden": 64, "layers": 2, "vocab": 600}, metadata={"schema": "tdrl.llm.tiny:build_tiny_model"}
+    )
     seed: int = 0
 
 

@@ -82,10 +82,13 @@ class Scores:
                 "samples": sum(p.n for p in present),
                 "infra_errors": sum(p.infra_errors for p in present),
                 "mean_test_pass_rate": round(sum(p.pass_rate_sum for p in present) / max(1, sum(p.n for p in present)), 6),
+                "max_samples": max((p.n for p in present), default=0),
             }
             for k in ks:
                 value, counted = self.pass_at(k, ids)
                 out[f"pass@{k}"] = None if value is None else round(value, 6)
+                if value is None:
+                    out[f"pass@{k}_note"] = f"no problem has {k} samples (at most {out['max_samples']}): pass@k needs k <= n"
                 if counted < len(present):
                     out[f"pass@{k}_problems"] = counted
             return out

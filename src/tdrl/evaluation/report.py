@@ -92,6 +92,8 @@ def evaluate(
     verify=verify_files,
     since: str | None = None,
     until: str | None = None,
+    results_paths: list[str | Path] = (),
+    skip_unknown: bool = False,
     **verify_args,
 ) -> list[RunReport]:
     """Verify each samples file and score it; writes results, summary.json and plots to ``report_dir``.
@@ -99,8 +101,13 @@ def evaluate(
     ``verify`` runs one file (``verify_files``, or ``tdrl.scale.ray_verify.ray_verify_files``
     for a Ray cluster); ``verify_args`` go to it. ``since``/``until`` (``YYYY-MM-DD``) keep only
     problems whose ``meta.contest_date`` lies in the window (see :func:`in_window`), e.g. a
-    LiveCodeBench window after a model's training cut-off.
+    LiveCodeBench window after a model's training cut-off. Each of ``results_paths`` (``tdrl verify``
+    output) is one more run, scored as it is, without verifying again. Samples and results
+    of problems missing from ``problems_path`` fail the run, or are left out with
+    ``skip_unknown``.
     """
+    from tdrl.io import InputError
+
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)
     window = None
@@ -112,15 +119,36 @@ def evaluate(
         window = {"since": since, "until": until, "problems": len(problems)}
     else:
         problems = read_problems(problems_path)
+    known = {p.id for p in problems}
     groups = groups_from_meta(problems)
     runs: list[RunReport] = []
     taken: set[str] = set()
+
+    def results_of(path: Path) -> list[dict]:
+        rows = []
+        for lineno, d in iter_jsonl(path):
+            for name in ("problem_id", "status", "pass_rate"):
+                if not isinstance(d, dict) or name not in d:
+                    raise InputError(path, lineno, name, "missing (expected a result line of `tdrl verify`)")
+            if d["problem_id"] not in known:
+                if skip_unknown or window is not None:  # outside the date window: not scored
+                    continue
+                raise InputError(
+                    path, lineno, "problem_id", f"unknown problem {d['problem_id']!r} (--skip-unknown leaves such lines out)"
+                )
+            rows.append(d)
+        return rows
+
     for samples_path, named in zip(samples_paths, labels):
         label = _label(named, taken)
         results_path = report / f"results-{label}.jsonl"
-        verify(problems_path, samples_path, results_path, **verify_args)
-        scores = Scores.from_results(d for _, d in iter_jsonl(results_path))
+        verify(problems_path, samples_path, results_path, skip_unknown=skip_unknown, **verify_args)
+        scores = Scores.from_results(results_of(results_path))
         runs.append(RunReport(label, results_path, scores, scores.summary(ks, groups)))
+    for results_path in results_paths:
+        label = _label(Path(results_path), taken)
+        scores = Scores.from_results(results_of(Path(results_path)))
+        runs.append(RunReport(label, Path(results_path), scores, scores.summary(ks, groups)))
     summary = {
         "problems": len(problems),
         **({"window": window} if window else {}),

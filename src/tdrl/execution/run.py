@@ -32,6 +32,7 @@ class VerifySummary:
     dropped: int = 0  # samples of problems whose tests could not be compiled (<out>.dropped.jsonl)
     sample_ms: list[float] = field(default_factory=list)  # each new result's wall time in the sandbox
     lower_bounds: int = 0  # results whose pass rate is a lower bound (tests left not_run)
+    unknown: int = 0  # samples of problems not in the problems file, left out (skip_unknown)
 
     def add(self, r: Result) -> None:
         self.samples += 1
@@ -71,16 +72,19 @@ def verify_files(
     stop_on_first_failure: bool = False,
     progress: bool = True,
     calibration_cache: str | Path | None = None,
+    skip_unknown: bool = False,
 ) -> VerifySummary:
     """Verify every sample of ``samples_path``; see the module doc for resume behaviour.
 
     Calibration reuses ``meta.time_limits`` and the on-disk cache (``calibration.py``;
-    ``calibration_cache`` names its folder), so references run once per problem content.
+    ``calibration_cache`` names its folder), so references run once per problem content. With ``skip_unknown``, samples of problems
+    missing from ``problems_path`` are left out (counted in ``unknown``) instead of failing the run.
     """
     problems, unusable = read_usable_problems(problems_path)
     problems = {p.id: p for p in problems}
-    samples = list(read_samples(samples_path, set(problems) | set(unusable)))
-    summary = VerifySummary()
+    skipped: dict[str, int] = {}
+    samples = list(read_samples(samples_path, set(problems) | set(unusable), skip_unknown, skipped))
+    summary = VerifySummary(unknown=sum(skipped.values()))
     unusable.update(_uncompilable(problems, {s.problem_id for s in samples if s.problem_id in problems}))
     if unusable:
         dropped_path = Path(out_path).with_name(Path(out_path).name + ".dropped.jsonl")
@@ -136,8 +140,11 @@ class ProgressBar:
         unit = self.unit
 
         class Rate(ProgressColumn):
+            # items done over time since the start: rich's own speed is over its last few updates, which
+            # reads as thousands per second when a batch of items lands at once
             def render(self, task):  # type: ignore[override]
-                return Text(f"{task.speed or 0:.1f} {unit}/s")
+                elapsed = task.elapsed or 0.0
+                return Text(f"{task.completed / elapsed:.2f} {unit}/s" if elapsed > 0 and task.completed else f"- {unit}/s")
 
         self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn())
         self.bar.start()

@@ -8,6 +8,8 @@ the left, so the end of the answer (where a sequence-classification head reads) 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class RewardModelScorer:
     """``scorer(prompts, completions) -> list[float]``, also TRL's reward-function signature."""
@@ -18,12 +20,20 @@ class RewardModelScorer:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        if not (Path(path) / "config.json").exists() and not (Path(path) / "adapter_config.json").exists():
+            raise FileNotFoundError(f"reward model {path}: not a model folder (train one with `tdrl train-rm`)")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.truncation_side = "left"
-        self.model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1).to(self.device).eval()
+        if (Path(path) / "adapter_config.json").exists():  # a LoRA reward model: adapter and score head, merged in memory
+            from peft import AutoPeftModelForSequenceClassification
+
+            model = AutoPeftModelForSequenceClassification.from_pretrained(path, num_labels=1).merge_and_unload()
+        else:
+            model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+        self.model = model.to(self.device).eval()
         self.model.config.pad_token_id = self.tokenizer.pad_token_id
         self.batch_size, self.max_length = batch_size, max_length
 

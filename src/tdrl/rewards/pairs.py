@@ -117,6 +117,35 @@ def build_pairs(
     return pairs, stats
 
 
+def no_pairs_warning(scored: list[tuple[Sample, dict]], rule: PairRule, stats: PairStats, prefix: str = "--") -> str | None:
+    """Why the rule found no pairs (or pairs from one problem only), with the numbers and the settings to change."""
+    totals = stats.totals()
+    if totals["problems_with_pairs"] >= 2:
+        return None
+    usable = [float(r["pass_rate"]) for _, r in scored if r.get("status") != "infra_error"]
+    chosen = sum(x >= rule.min_chosen for x in usable)
+    rejectable = sum(x > rule.min_rejected for x in usable)
+    zero = sum(x == 0 for x in usable)
+    opt = (lambda name: f"{prefix}{name.replace('_', '-')}") if prefix == "--" else (lambda name: f"{prefix}{name}")
+    head = (
+        f"{stats.totals()['pairs']} pairs from {totals['problems_with_pairs']} of {totals['problems']} problems "
+        f"({len(usable)} verified samples: {chosen} pass >= {opt('min_chosen')} {rule.min_chosen}, "
+        f"{rejectable} pass > {opt('min_rejected')} {rule.min_rejected}, {zero} pass no test)"
+    )
+    if totals["pairs"] and totals["problems_with_pairs"] == 1:
+        return (
+            head
+            + "; a reward model's held-out split needs pairs from 2 problems or more: sample more per problem or loosen the rule"
+        )
+    advice = []
+    if rejectable < len(usable) and zero:
+        advice.append(f"{opt('min_rejected')} -1 also pairs programs that pass no test")
+    if chosen == 0:
+        advice.append(f"lower {opt('min_chosen')} (no sample reaches it)")
+    advice.append(f"lower {opt('min_gap')} (now {rule.min_gap}) or sample more programs per problem")
+    return head + "; " + "; ".join(advice)
+
+
 def read_results(path, keys: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], dict]:
     """Results JSONL (``tdrl verify`` output) by ``(problem_id, sample_id)``; checks the fields pairs need."""
     from tdrl.io import InputError, iter_jsonl
@@ -157,22 +186,29 @@ def pairs_files(
     dataset_dir=None,
     workers: int | None = None,
     sandbox: str = "auto",
+    skip_unknown: bool = False,
 ) -> tuple[int, dict]:
     """``tdrl pairs``: write the pairs (JSONL, optionally a ``datasets`` folder) and ``<out>.stats.json``."""
     import json
     from pathlib import Path
 
-    from tdrl.io import read_problems, read_samples, write_jsonl
+    from tdrl.io import read_problems, read_samples, warn, write_jsonl
 
     problems = {p.id: p for p in read_problems(problems_path)}
-    samples = list(read_samples(samples_path, set(problems)))
+    skipped: dict[str, int] = {}
+    samples = list(read_samples(samples_path, set(problems), skip_unknown, skipped))
     scored = score_samples(problems, samples, results_path, workers, sandbox)
+    rule = rule or PairRule()
     pairs, stats = build_pairs(problems, scored, rule, conversational)
     out_path = Path(out_path)
     write_jsonl(out_path, pairs)
     totals = stats.totals()
+    if skipped:
+        totals["skipped_unknown"] = sum(skipped.values())
+    message = no_pairs_warning(scored, rule, stats)
     stats_path = out_path.with_name(out_path.name + ".stats.json")
-    stats_path.write_text(json.dumps({"totals": totals, "problems": stats.problems}, indent=1) + "\n")
+    report = {"totals": totals, "problems": stats.problems, "warnings": [warn(message)] if message else []}
+    stats_path.write_text(json.dumps(report, indent=1) + "\n")
     if dataset_dir is not None:
         from datasets import Dataset
 

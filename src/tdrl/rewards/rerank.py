@@ -15,7 +15,9 @@ Methods, each a rule for picking one sample of a set:
 For each N in 1, 2, 4, ... up to the samples per problem, the reward-model and agreement
 picks are made on ``subsets`` random subsets of size N (one, the whole set, at the largest
 N) and averaged; ``random`` and ``oracle`` are exact expectations over all subsets
-(``oracle`` at N is the unbiased pass@N).
+(``oracle`` at N is the unbiased pass@N). At N=1 every method picks the only sample, so
+all of them equal ``random`` by construction; that column is reported exactly so, not as
+a noisy estimate.
 """
 
 from __future__ import annotations
@@ -115,6 +117,12 @@ def best_of_n(problems: list[ProblemCandidates], methods: list[str], subsets: in
     curves: dict[str, list[float]] = {m: [] for m in methods}
     for n in ns:
         totals = dict.fromkeys(methods, 0.0)
+        if n == 1:  # one sample, one pick: every method's expectation is the random pick's, exactly
+            exact = sum(sum(x.passed for x in p.candidates) / len(p.candidates) for p in problems) / len(problems)
+            for m in methods:
+                exact_m = sum(float(bool(p.greedy_passed)) for p in problems) / len(problems) if m == "greedy" else exact
+                curves[m].append(round(exact_m, 6))
+            continue
         for p in problems:
             rng = random.Random(f"{seed}:{p.problem_id}:{n}")
             draws = [p.candidates[:n]] if n == len(p.candidates) else [rng.sample(p.candidates, n) for _ in range(subsets)]
@@ -191,22 +199,32 @@ def rerank_files(
     workers: int | None = None,
     sandbox: str = "auto",
     progress: bool = True,
+    skip_unknown: bool = False,
 ) -> dict:
-    """``tdrl rerank``: ``best_of_n.json``, ``best_of_n.png`` and a printed table in ``report_dir``."""
+    """``tdrl rerank``: ``best_of_n.json``, ``best_of_n.png`` and a printed table in ``report_dir``.
+
+    The report's ``warnings`` say when a comparison carries no signal (one sample per
+    problem, a reward model that scores every sample alike).
+    """
     import json
     from pathlib import Path
 
     from tdrl.execution import Verifier
-    from tdrl.io import read_problems, read_samples
+    from tdrl.io import read_problems, read_samples, warn
     from tdrl.rewards.pairs import score_samples
 
     problems = {p.id: p for p in read_problems(problems_path)}
-    samples = list(read_samples(samples_path, set(problems)))
+    skipped: dict[str, int] = {}
+    samples = list(read_samples(samples_path, set(problems), skip_unknown, skipped))
     if not samples:
-        raise ValueError(f"{samples_path}: no samples")
+        raise ValueError(
+            f"{samples_path}: no samples" + (f" of known problems ({sum(skipped.values())} left out)" if skipped else "")
+        )
+    if reward_model is not None and not Path(reward_model).is_dir():  # before any verification
+        raise FileNotFoundError(f"reward model {reward_model}: not a model folder (train one with `tdrl train-rm`)")
     greedy = None
     if greedy_path is not None:
-        greedy_samples = list(read_samples(greedy_path, set(problems)))
+        greedy_samples = list(read_samples(greedy_path, set(problems), skip_unknown))
         greedy = {
             s.problem_id: r.get("status") == "pass" for s, r in score_samples(problems, greedy_samples, None, workers, sandbox)
         }
@@ -235,6 +253,24 @@ def rerank_files(
     ]
     report = best_of_n(cands, methods, subsets, seed)
     report.update(info, samples=len(samples), reward_model=str(reward_model) if reward_model else None)
+    report["notes"] = ["N=1: every method picks the only sample, so all equal the random pick by construction"]
+    if skipped:
+        report["skipped_unknown"] = sum(skipped.values())
+    report["warnings"] = []
+    if report["n"][-1] == 1:
+        report["warnings"].append(
+            warn(
+                f"every problem has 1 sample (of {len(samples)}): best-of-N compares nothing at N=1; "
+                "sample several per problem (`tdrl sample -n 8`)"
+            )
+        )
+    scores = [c.score for p in cands for c in p.candidates if c.score is not None]
+    if scores and max(scores) - min(scores) < 1e-9:
+        report["warnings"].append(
+            warn(
+                f"the reward model gave all {len(scores)} samples the same score ({scores[0]:.4g}): its picks are the first sample's"
+            )
+        )
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "best_of_n.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -264,7 +300,7 @@ def format_table(report: dict) -> str:
     """Pass rate of the pick per method (rows) and N (columns), as plain text."""
     head = f"{'method':<14}" + "".join(f"{'N=' + str(n):>9}" for n in report["n"])
     rows = [f"{m:<14}" + "".join(f"{v:>9.3f}" for v in vals) for m, vals in report["methods"].items()]
-    return "\n".join([head, *rows])
+    return "\n".join([head, *rows, "(N=1: every method picks the only sample, equal to random by construction)"])
 
 
 def plot_best_of_n(report: dict, path) -> None:

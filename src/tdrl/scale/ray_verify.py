@@ -74,7 +74,7 @@ def infra_error_result(problem: Problem, sample: Sample, reason: str, sandbox: s
     return Result(problem.id, sample.sample_id, "infra_error", 0.0, tests, 0.0, code, rule, reason[:500], sandbox=sandbox)
 
 
-def read_sample_shards(path: str | Path, problem_ids: set[str]) -> Iterator[Sample]:
+def read_sample_shards(path: str | Path, problem_ids: set[str], skip_unknown: bool = False) -> Iterator[Sample]:
     """Samples from a folder of JSONL or parquet shards, streamed by Ray Data in file order."""
     import ray.data
 
@@ -95,7 +95,9 @@ def read_sample_shards(path: str | Path, problem_ids: set[str]) -> Iterator[Samp
         except RecordError as exc:
             raise InputError(path, i, exc.field, exc.message) from None
         if sample.problem_id not in problem_ids:
-            raise InputError(path, i, "problem_id", f"unknown problem {sample.problem_id!r}")
+            if skip_unknown:
+                continue
+            raise InputError(path, i, "problem_id", f"unknown problem {sample.problem_id!r} (--skip-unknown leaves it out)")
         yield sample
 
 
@@ -115,6 +117,7 @@ def ray_verify_files(
     in_flight: int = 2,
     max_retries: int = 2,
     actor_cls: type = VerifyActor,
+    skip_unknown: bool = False,
 ) -> RayVerifySummary:
     """:func:`~tdrl.execution.run.verify_files` on a Ray cluster (see the module doc).
 
@@ -128,8 +131,14 @@ def ray_verify_files(
 
     problems = {p.id: p for p in read_problems(problems_path)}
     shards = Path(samples_path).is_dir()
-    samples = read_sample_shards(samples_path, set(problems)) if shards else list(read_samples(samples_path, set(problems)))
+    skipped: dict[str, int] = {}
+    samples = (
+        read_sample_shards(samples_path, set(problems), skip_unknown)
+        if shards
+        else list(read_samples(samples_path, set(problems), skip_unknown, skipped))
+    )
     summary = RayVerifySummary()
+    summary.unknown = sum(skipped.values())
     stats = ShardStats()
     options = {
         "sandbox": sandbox,

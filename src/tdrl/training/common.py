@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 
@@ -17,34 +16,160 @@ def load_tokenizer(path: str):
 
 
 def quiet() -> None:
-    """No dataset progress bars and only errors from transformers (``--no-progress``)."""
+    """No progress bars, load reports or warnings from third-party libraries, only their errors (``--no-progress``)."""
     import datasets
     import transformers
 
+    from tdrl.io import silence_third_party
+
+    silence_third_party()
     datasets.disable_progress_bars()
     transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
 
 
-def load_recipe(cls, path, overrides=()):
-    """A ``cls`` dataclass from a YAML file plus ``key=value`` overrides (values parsed as YAML, dotted keys nest)."""
+def load_recipe(cls, path, overrides=(), paths: tuple[str, ...] = ("problems",)):
+    """A ``cls`` dataclass from a YAML file plus ``key=value`` overrides (values parsed as YAML, dotted keys nest).
+
+    Every key is checked before any work starts, nested ones included (a dict field whose
+    ``metadata["schema"]`` names a dataclass, a function or a key-to-type mapping): an
+    unknown key or a value of the wrong type fails naming the key (``rm.max_step: unknown
+    setting; did you mean max_steps?``). Relative paths in the file (the fields named in
+    ``paths``, dotted for nested ones, ``[]`` for each item of a list; and ``model`` when
+    such a folder exists there) are read from the config file's folder, so a recipe runs
+    from anywhere; ``--set`` paths are relative to the current folder.
+    """
     import yaml
 
     data = {}
     if path is not None:
+        if not Path(path).exists():
+            raise ValueError(f"{path}: config file not found")
         data = yaml.safe_load(Path(path).read_text()) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of settings")
+        base = Path(path).resolve().parent
+        for spec in paths:
+            _rebase(data, spec.split("."), base)
+        model = data.get("model")
+        if isinstance(model, str) and not Path(model).expanduser().is_absolute() and (base / model).exists():
+            data["model"] = str(base / model)
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"--set {item!r}: expected key=value")
         node = data
         *parents, last = key.split(".")
-        for part in parents:
+        for i, part in enumerate(parents):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"--set {item!r}: {'.'.join(parents[: i + 1])} is not a mapping of settings")
         node[last] = yaml.safe_load(value)
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{path or '--set'}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    check_settings(cls, data, where=f"{path}: " if path else "")
     return cls(**data)
+
+
+def _rebase(node, parts: list[str], base: Path) -> None:
+    """Make the relative path at ``parts`` (``a.b``, ``a[].b``) absolute against ``base``."""
+    head, rest = parts[0], parts[1:]
+    each = head.endswith("[]")
+    key = head.removesuffix("[]")
+    if not isinstance(node, dict) or key not in node:
+        return
+    if each:
+        items = node[key] if isinstance(node[key], list) else []
+        for item in items:
+            if rest:
+                _rebase(item, rest, base)
+        return
+    if rest:
+        _rebase(node[key], rest, base)
+    elif isinstance(node[key], str) and node[key] not in ("", "-") and not Path(node[key]).expanduser().is_absolute():
+        node[key] = str(base / node[key])
+
+
+def _schema(spec) -> dict | None:
+    """Key -> type hint (None: any type) of a dataclass, a function's parameters, or a mapping; None: unchecked."""
+    import dataclasses
+    import importlib
+    import inspect
+    import typing
+
+    if spec is None:
+        return None
+    if isinstance(spec, dict):
+        return spec
+    if isinstance(spec, str):
+        module, _, name = spec.partition(":")
+        spec = getattr(importlib.import_module(module), name)
+    try:
+        hints = typing.get_type_hints(spec)
+    except Exception:  # forward references a third-party class cannot resolve: names only
+        hints = {}
+    if dataclasses.is_dataclass(spec):
+        return {f.name: hints.get(f.name) for f in dataclasses.fields(spec)}
+    return {n: hints.get(n) for n in inspect.signature(spec).parameters if n not in ("self", "kwargs", "args")}
+
+
+def _type_ok(value, hint) -> bool:
+    import types
+    import typing
+
+    if hint is None or hint is typing.Any:
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    hint = origin or hint
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint in (str, list, dict, tuple):
+        return isinstance(value, hint)
+    return True  # a type this check does not know: left to the recipe
+
+
+def _type_name(hint) -> str:
+    import typing
+
+    args = typing.get_args(hint)
+    if args and typing.get_origin(hint) not in (list, dict, tuple):
+        return " or ".join(_type_name(a) for a in args)
+    return "null" if hint is type(None) else getattr(typing.get_origin(hint) or hint, "__name__", str(hint))
+
+
+def check_settings(spec, data: dict, where: str = "", prefix: str = "") -> None:
+    """Raise ``ValueError`` naming the first unknown key or wrongly typed value of ``data`` (nested dicts too)."""
+    import dataclasses
+    import difflib
+
+    schema = _schema(spec)
+    if schema is None:
+        return
+    nested = {}
+    if isinstance(spec, str):
+        import importlib
+
+        module, _, name = spec.partition(":")
+        spec = getattr(importlib.import_module(module), name)
+    if dataclasses.is_dataclass(spec):
+        nested = {f.name: f.metadata.get("schema") for f in dataclasses.fields(spec) if f.metadata.get("schema")}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if key not in schema:
+            close = difflib.get_close_matches(str(key), list(schema), n=1)
+            hint = f"; did you mean {prefix}{close[0]}?" if close else f"; known: {', '.join(sorted(schema))}"
+            raise ValueError(f"{where}{name}: unknown setting{hint}")
+        if not _type_ok(value, schema[key]):
+            raise ValueError(f"{where}{name}: expected {_type_name(schema[key])}, got {value!r} ({type(value).__name__})")
+        if key in nested and isinstance(value, dict):
+            check_settings(nested[key], value, where, f"{name}.")
+        elif key in nested and isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    check_settings(nested[key], item, where, f"{name}[{i}].")

@@ -15,17 +15,26 @@ Each round, in its own folder ``<out>/round-<k>/``:
 7. ``rl``: RL of the policy against the reward model (optionally mixed with test rewards);
    its final model is the next round's policy.
 
-Every stage writes ``<stage>.done`` (its metrics as JSON) when it finishes; a rerun skips
-finished stages, so a killed run resumes at the last completed one (the sampler and the
-verifier also resume inside their stage). ``summary.json`` and ``rounds.png`` show the
-metrics across rounds.
+Every stage writes ``<stage>.done`` (its metrics and the settings it ran with) when it
+finishes; a rerun skips finished stages whose settings, and those of the stages they read,
+are unchanged, so a killed run resumes at the last completed one (the sampler and the
+verifier also resume inside their stage), while a changed setting redoes its stage and
+every stage after it (their old outputs removed first). After the last round the final
+policy is sampled and verified once more (``<out>/final/``), so the summary scores the
+policy RL produced, not only the one it started from. ``summary.json`` and ``rounds.png``
+show the metrics across rounds; a value that could not be measured is null with its reason
+under ``notes``, and every no-signal warning of a stage is kept under ``warnings``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+_SFT_SCHEMA = {"epochs": float, "learning_rate": float, "batch_size": int, "max_steps": int, "seed": int}
 
 
 @dataclass
@@ -39,23 +48,29 @@ class IterateConfig:
     samples_per_problem: int = 8
     temperature: float = 0.8
     max_tokens: int = 256
-    sft: dict | None = None  # {"epochs": 1, "learning_rate": 2e-5}: SFT on verified solutions in round 0
-    rm: dict = field(default_factory=dict)  # RMConfig fields; backbone defaults to the initial model
+    # {"epochs": 1, "learning_rate": 2e-5}: SFT on verified solutions in round 0
+    sft: dict | None = field(default=None, metadata={"schema": _SFT_SCHEMA})
+    # RMConfig fields; backbone defaults to the initial model
+    rm: dict = field(default_factory=dict, metadata={"schema": "tdrl.training.reward_model:RMConfig"})
     rm_continue: bool = False  # start each round's reward model from the previous one
-    pair_rule: dict = field(default_factory=dict)  # PairRule fields
+    pair_rule: dict = field(default_factory=dict, metadata={"schema": "tdrl.rewards.pairs:PairRule"})
     hard_negative_fraction: float = 0.5
-    rl: dict = field(default_factory=dict)  # RLConfig fields (model, problems, out_dir and rewards are set here)
+    # RLConfig fields (model, problems, out_dir and rewards are set here)
+    rl: dict = field(default_factory=dict, metadata={"schema": "tdrl.training.rl:RLConfig"})
     rm_weight: float = 1.0
     test_weight: float = 0.0  # mix test rewards into RL
     workers: int | None = None
     sandbox: str = "auto"
     seed: int = 0
+    final_eval: bool = True  # sample and verify the last round's RL policy
 
 
 def load_iterate_config(path, overrides: list[str] = ()) -> IterateConfig:
+    from tdrl.llm.embedded import check_model
     from tdrl.training.common import load_recipe
 
     cfg = load_recipe(IterateConfig, path, overrides)
+    check_model(cfg.model)
     if not cfg.problems:
         raise ValueError("no problems: set `problems:` or --set problems=PATH")
     if cfg.language != "python":
@@ -63,81 +78,145 @@ def load_iterate_config(path, overrides: list[str] = ()) -> IterateConfig:
     return cfg
 
 
+def settings_key(settings: dict) -> str:
+    """A short hash of a stage's settings (JSON, sorted keys): equal keys, equal work."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 class _Stages:
-    """``<stage>.done`` markers holding each finished stage's metrics."""
+    """``<stage>.done`` markers: each finished stage's metrics and the key of the settings it ran with.
+
+    A stage's settings include the keys of the stages it reads, so a change anywhere redoes
+    everything downstream. ``begin`` removes a stage's old outputs when it starts under
+    other settings than last time (a plain resume, same settings, keeps them).
+    """
 
     def __init__(self, folder: Path):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
+        self.keys: dict[str, str] = {}
+        self.metrics: dict[str, dict] = {}
 
-    def done(self, stage: str) -> dict | None:
+    def done(self, stage: str, settings: dict) -> dict | None:
+        key = self.keys[stage] = settings_key(settings)
         path = self.folder / f"{stage}.done"
-        return json.loads(path.read_text()) if path.exists() else None
+        if not path.exists():
+            return None
+        marker = json.loads(path.read_text())
+        if marker.get("settings_key") != key:
+            return None
+        self.metrics[stage] = marker["metrics"]
+        return marker["metrics"]
 
-    def finish(self, stage: str, metrics: dict) -> dict:
+    def begin(self, stage: str, outputs: list[str]) -> None:
+        started = self.folder / f"{stage}.started"
+        if (started.exists() and started.read_text() != self.keys[stage]) or (self.folder / f"{stage}.done").exists():
+            for name in outputs:
+                target = self.folder / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
+        (self.folder / f"{stage}.done").unlink(missing_ok=True)
+        started.write_text(self.keys[stage])
+
+    def finish(self, stage: str, settings: dict, metrics: dict) -> dict:
         tmp = self.folder / f"{stage}.done.tmp"
-        tmp.write_text(json.dumps(metrics, indent=1) + "\n")
+        tmp.write_text(json.dumps({"settings_key": self.keys[stage], "settings": settings, "metrics": metrics}, indent=1) + "\n")
         tmp.replace(self.folder / f"{stage}.done")
+        self.metrics[stage] = metrics
         return metrics
 
 
 def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
     """Run (or resume) every round; returns the summary written to ``summary.json``."""
     from tdrl.execution.run import verify_files
-    from tdrl.io import read_problems, read_samples, write_jsonl
-    from tdrl.rewards.pairs import PairRule, build_pairs, mine_hard_negatives, score_samples
+    from tdrl.io import read_problems, read_samples, warn, write_jsonl
+    from tdrl.rewards.pairs import PairRule, build_pairs, mine_hard_negatives, no_pairs_warning, score_samples
     from tdrl.sampling.sample import SampleParams, sample_files
 
     out = Path(cfg.out_dir)
+    problems = {p.id: p for p in read_problems(cfg.problems)}
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
-    problems = {p.id: p for p in read_problems(cfg.problems)}
-    policy = cfg.model
+    policy, policy_key = cfg.model, settings_key({"model": cfg.model})
     previous_rm: str | None = None
+    previous_rm_key = previous_pairs_key = None
     rows = []
-    for k in range(cfg.rounds):
-        folder = out / f"round-{k}"
-        st = _Stages(folder)
-        samples_path, results_path = folder / "samples.jsonl", folder / "results.jsonl"
 
-        if not st.done("sample"):
+    def sample_and_verify(st: _Stages, folder: Path, seed: int) -> tuple[list, str]:
+        """The current policy's samples and their verdicts, as ``(sample, result)``, and the verify stage's key."""
+        samples_path, results_path = folder / "samples.jsonl", folder / "results.jsonl"
+        sample_settings = {
+            "policy": policy_key,
+            "problems": cfg.problems,
+            "n": cfg.samples_per_problem,
+            "temperature": cfg.temperature,
+            "max_tokens": cfg.max_tokens,
+            "seed": seed,
+            "prompt_format": cfg.prompt_format,
+        }
+        if st.done("sample", sample_settings) is None:
+            st.begin("sample", ["samples.jsonl"])
             params = SampleParams(
                 n=cfg.samples_per_problem,
                 temperature=cfg.temperature,
                 max_tokens=cfg.max_tokens,
-                seed=cfg.seed + k,
+                seed=seed,
                 prompt_format=cfg.prompt_format,
             )
             s = sample_files(cfg.problems, samples_path, policy, params, progress=progress)
-            st.finish("sample", {"samples": s.samples, "seconds": round(s.seconds, 2), "policy": policy})
-        if not st.done("verify"):
+            st.finish("sample", sample_settings, {"samples": s.samples, "seconds": round(s.seconds, 2), "policy": policy})
+        verify_settings = {"samples": st.keys["sample"], "sandbox": cfg.sandbox}
+        if st.done("verify", verify_settings) is None:
+            st.begin("verify", ["results.jsonl"])
             v = verify_files(
                 cfg.problems, samples_path, results_path, workers=cfg.workers, sandbox=cfg.sandbox, progress=progress
             )
-            st.finish("verify", {"samples": v.samples, "statuses": dict(v.statuses)})
+            st.finish("verify", verify_settings, {"samples": v.samples, "statuses": dict(v.statuses)})
         samples = list(read_samples(samples_path, set(problems)))
-        scored = score_samples(problems, samples, results_path)
+        return score_samples(problems, samples, results_path), st.keys["verify"]
 
-        if k == 0 and cfg.sft and not st.done("sft"):
-            from tdrl.training.sft import sft_train
+    for k in range(cfg.rounds):
+        folder = out / f"round-{k}"
+        st = _Stages(folder)
+        scored, verify_key = sample_and_verify(st, folder, cfg.seed + k)
 
-            solutions = [s for s, r in scored if r["status"] == "pass"]
-            if solutions:
+        if k == 0 and cfg.sft:
+            sft_settings = {"sft": cfg.sft, "after": verify_key, "policy": policy_key}
+            done = st.done("sft", sft_settings)
+            if done is None:
                 from tdrl.rewards.pairs import prompt_of
+                from tdrl.training.sft import sft_train
 
-                rows_sft = []
-                for s in solutions:
-                    chat = s.extra.get("prompt_format") == "instruct"
-                    answer = [{"role": "assistant", "content": s.completion}] if chat else s.completion
-                    rows_sft.append({"prompt": prompt_of(problems[s.problem_id], s, chat), "completion": answer})
-                sft_train(policy, rows_sft, folder / "sft", progress=progress, **cfg.sft)
-                policy = str(folder / "sft")
-            st.finish("sft", {"solutions": len(solutions), "policy": policy})
-        elif k == 0 and cfg.sft:
-            policy = st.done("sft")["policy"]
+                st.begin("sft", ["sft"])
+                solutions = [s for s, r in scored if r["status"] == "pass"]
+                sft_policy = policy
+                if solutions:
+                    rows_sft = []
+                    for s in solutions:
+                        chat = s.extra.get("prompt_format") == "instruct"
+                        answer = [{"role": "assistant", "content": s.completion}] if chat else s.completion
+                        rows_sft.append({"prompt": prompt_of(problems[s.problem_id], s, chat), "completion": answer})
+                    sft_train(policy, rows_sft, folder / "sft", progress=progress, **cfg.sft)
+                    sft_policy = str(folder / "sft")
+                else:
+                    warn(f"round 0: no verified solution among {len(scored)} samples, so no SFT; the policy stays {policy}")
+                done = st.finish("sft", sft_settings, {"solutions": len(solutions), "policy": sft_policy})
+            policy, policy_key = done["policy"], st.keys["sft"]
 
-        if not st.done("pairs"):
-            pairs, _ = build_pairs(problems, scored, PairRule(**cfg.pair_rule))
+        pairs_settings = {
+            "rule": cfg.pair_rule,
+            "hard_negative_fraction": cfg.hard_negative_fraction,
+            "after": verify_key,
+            "previous_rm": previous_rm_key,
+            "previous_pairs": previous_pairs_key,
+        }
+        pairs_done = st.done("pairs", pairs_settings)
+        if pairs_done is None:
+            st.begin("pairs", ["pairs.jsonl"])
+            rule = PairRule(**cfg.pair_rule)
+            pairs, stats = build_pairs(problems, scored, rule)
             hard = []
             if previous_rm is not None:
                 from tdrl.rewards.model import RewardModelScorer
@@ -149,31 +228,45 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
             for p in pairs + hard:
                 p["round"] = k
             write_jsonl(folder / "pairs.jsonl", earlier + pairs + hard)
-            st.finish(
-                "pairs",
-                {"new_pairs": len(pairs), "hard_negatives": len(hard), "total_pairs": len(earlier) + len(pairs) + len(hard)},
+            total = len(earlier) + len(pairs) + len(hard)
+            metrics = {"new_pairs": len(pairs), "hard_negatives": len(hard), "total_pairs": total, "warnings": []}
+            if not pairs:
+                metrics["warnings"].append(warn(f"round {k}: " + no_pairs_warning(scored, rule, stats, prefix="pair_rule.")))
+            pairs_done = st.finish("pairs", pairs_settings, metrics)
+        if not pairs_done["total_pairs"]:
+            raise ValueError(
+                f"round {k}: no pairs to train the reward model on; "
+                "change pair_rule (e.g. --set pair_rule.min_rejected=-1) or samples_per_problem, and rerun "
+                "(the stages after sampling are redone)"
             )
+        previous_pairs_key = st.keys["pairs"]
 
-        if not st.done("rm"):
+        rm_settings = {"rm": cfg.rm, "model": cfg.model, "seed": cfg.seed, "after": st.keys["pairs"]}
+        if cfg.rm_continue:
+            rm_settings["previous_rm"] = previous_rm_key
+        if st.done("rm", rm_settings) is None:
             from tdrl.training.reward_model import RMConfig, train_reward_model
 
+            st.begin("rm", ["rm"])
             rm_cfg = RMConfig(**{"backbone": cfg.model, "seed": cfg.seed, **cfg.rm})
             if cfg.rm_continue and previous_rm is not None:
                 rm_cfg.backbone = previous_rm
             m = train_reward_model(folder / "pairs.jsonl", folder / "rm", rm_cfg, progress=progress)
-            st.finish("rm", {k2: m[k2] for k2 in ("train_pairs", "heldout_pairs", "heldout_accuracy", "train_accuracy")})
+            keep = ("train_pairs", "heldout_pairs", "heldout_accuracy", "train_accuracy", "warnings")
+            st.finish("rm", rm_settings, {k2: m.get(k2) for k2 in keep})
         rm_path = str(folder / "rm")
 
-        if not st.done("eval"):
+        eval_settings = {"rm": st.keys["rm"], "after": verify_key, "seed": cfg.seed}
+        if st.done("eval", eval_settings) is None:
             from tdrl.rewards.model import RewardModelScorer
-            from tdrl.rewards.rerank import collect
+            from tdrl.rewards.rerank import best_of_n, collect
 
+            st.begin("eval", [])
             cands, _ = collect(problems, scored, None, RewardModelScorer(rm_path))
-            from tdrl.rewards.rerank import best_of_n
-
             bon = best_of_n(cands, ["random", "reward_model", "oracle"], seed=cfg.seed)
             st.finish(
                 "eval",
+                eval_settings,
                 {
                     "policy_pass_at_1": bon["methods"]["random"][-1],
                     "best_of_n_reward_model": bon["methods"]["reward_model"][-1],
@@ -182,9 +275,19 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
                 },
             )
 
-        if not st.done("rl"):
+        rl_settings = {
+            "rl": cfg.rl,
+            "rm_weight": cfg.rm_weight,
+            "test_weight": cfg.test_weight,
+            "prompt_format": cfg.prompt_format,
+            "seed": cfg.seed,
+            "rm": st.keys["rm"],
+            "policy": policy_key,
+        }
+        if st.done("rl", rl_settings) is None:
             from tdrl.training.rl import RLConfig, train_rl
 
+            st.begin("rl", ["rl"])
             rewards = [{"type": "reward_model", "path": rm_path, "weight": cfg.rm_weight}]
             if cfg.test_weight:
                 rewards.append({"type": "tests", "kind": "pass_rate", "weight": cfg.test_weight})
@@ -201,19 +304,38 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
                 }
             )
             summary = train_rl(rl_cfg, progress=progress)
-            st.finish("rl", {**summary, "policy": str(folder / "rl" / "final")})
-        policy = st.done("rl")["policy"]
-        previous_rm = rm_path
-        rows.append({"round": k, **{s: st.done(s) for s in ("sample", "verify", "pairs", "rm", "eval", "rl")}})
+            st.finish("rl", rl_settings, {**summary, "policy": summary.get("policy", str(folder / "rl" / "final"))})
+        row = {"round": k, **{s: st.metrics[s] for s in ("sample", "verify", "pairs", "rm", "eval", "rl")}}
+        policy, policy_key = row["rl"]["policy"], st.keys["rl"]
+        previous_rm, previous_rm_key = rm_path, st.keys["rm"]
+        rows.append(row)
 
     summary = {"rounds": [_flat(r) for r in rows]}
+    if cfg.final_eval and rows:
+        st = _Stages(out / "final")
+        scored, _ = sample_and_verify(st, out / "final", cfg.seed + cfg.rounds)
+        passed = [r["status"] == "pass" for _, r in scored if r.get("status") != "infra_error"]
+        final = {"policy": policy, "policy_pass_at_1": round(sum(passed) / len(passed), 6) if passed else None}
+        if final["policy_pass_at_1"] is None:
+            final["notes"] = {"policy_pass_at_1": "every sample of the final policy was an infra_error (see final/results.jsonl)"}
+        summary["final"] = final
+    for i, r in enumerate(summary["rounds"]):  # the policy a round's RL produced is scored by the next round's samples
+        if i + 1 < len(summary["rounds"]):
+            r["policy_pass_at_1_after_rl"] = summary["rounds"][i + 1]["policy_pass_at_1"]
+        elif "final" in summary:
+            r["policy_pass_at_1_after_rl"] = summary["final"]["policy_pass_at_1"]
+        else:
+            r["policy_pass_at_1_after_rl"] = None
+            r.setdefault("notes", {})["policy_pass_at_1_after_rl"] = "final_eval is off: the last policy was not sampled"
+    summary["warnings"] = [w for r in rows for s in ("pairs", "rm", "rl") for w in (r[s] or {}).get("warnings") or []]
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     _plot_rounds(summary["rounds"], out / "rounds.png")
     return summary
 
 
 def _flat(row: dict) -> dict:
-    return {
+    """One round's row of ``summary.json``; a null value gets its reason under ``notes``."""
+    flat = {
         "round": row["round"],
         "policy_pass_at_1": row["eval"]["policy_pass_at_1"],
         "best_of_n_reward_model": row["eval"]["best_of_n_reward_model"],
@@ -225,6 +347,16 @@ def _flat(row: dict) -> dict:
         "rl_first_reward": row["rl"]["first_reward"],
         "rl_last_reward": row["rl"]["last_reward"],
     }
+    reasons = {
+        "rm_heldout_accuracy": "; ".join(row["rm"].get("warnings") or []) or "no held-out pairs (rm.eval_share)",
+        "rm_train_accuracy": "no training pairs",
+        "rl_first_reward": "the RL trainer logged no reward (rl.logging_steps, rl.max_steps)",
+        "rl_last_reward": "the RL trainer logged no reward (rl.logging_steps, rl.max_steps)",
+    }
+    notes = {key: reasons.get(key, "not measured") for key, value in flat.items() if value is None}
+    if notes:
+        flat["notes"] = notes
+    return flat
 
 
 def format_rounds(rounds: list[dict]) -> str:
@@ -234,13 +366,14 @@ def format_rounds(rounds: list[dict]) -> str:
         "best_of_n_reward_model",
         "best_of_n_oracle",
         "rm_heldout_accuracy",
+        "policy_pass_at_1_after_rl",
         "pairs",
         "hard_negatives",
     ]
     lines = ["  ".join(f"{c:>22}" for c in cols)]
     for r in rounds:
         lines.append(
-            "  ".join(f"{'-' if r[c] is None else (f'{r[c]:.3f}' if isinstance(r[c], float) else r[c]):>22}" for c in cols)
+            "  ".join(f"{'-' if r.get(c) is None else (f'{r[c]:.3f}' if isinstance(r[c], float) else r[c]):>22}" for c in cols)
         )
     return "\n".join(lines)
 
@@ -257,11 +390,12 @@ def _plot_rounds(rounds: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, label in [
         ("policy_pass_at_1", "policy pass@1"),
+        ("policy_pass_at_1_after_rl", "policy pass@1 after RL"),
         ("best_of_n_reward_model", "best-of-N (reward model)"),
         ("best_of_n_oracle", "best-of-N (oracle)"),
         ("rm_heldout_accuracy", "reranker held-out accuracy"),
     ]:
-        ax.plot(xs, [r[key] if r[key] is not None else float("nan") for r in rounds], marker="o", label=label)
+        ax.plot(xs, [r[key] if r.get(key) is not None else float("nan") for r in rounds], marker="o", label=label)
     ax.set_xticks(xs)
     ax.set_xlabel("round")
     ax.set_ylim(0, 1.02)

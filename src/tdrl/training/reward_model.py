@@ -2,8 +2,9 @@
 
 The backbone is any causal-LM or sequence-classification checkpoint (an HF id, a local
 folder, or ``embedded``); a causal LM gets a fresh one-output score head. Full fine-tuning
-or LoRA (PEFT; the adapter is merged before saving, so the saved folder loads with plain
-``transformers``). Pairs are split into train and held-out sets by problem, so held-out
+or LoRA (PEFT): a LoRA run saves the adapter and the score head only (megabytes, not a
+copy of the backbone); tdrl's scorer loads it as it is, and ``merge`` (``--merge``) writes a
+plain ``transformers`` folder instead, for tools outside tdrl. Pairs are split into train and held-out sets by problem, so held-out
 accuracy measures programs for problems the model never saw. Accuracy on the held-out
 pairs (chosen scored above rejected) is logged every ``eval_steps``, measured once more at
 the end with tdrl's own scorer on the saved model, and plotted.
@@ -32,6 +33,7 @@ class RMConfig:
     lora: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
+    merge: bool = False  # LoRA: save the merged model (a plain folder) instead of the adapter
     center_rewards_coefficient: float | None = 0.01
     max_length: int = 1024
     seed: int = 0
@@ -102,14 +104,33 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
 
     cfg = cfg or RMConfig()
     out_dir = Path(out_dir)
+    from tdrl.io import warn
+
     if not progress:
         quiet()
     pairs = load_pairs(pairs_path)
     if not pairs:
-        raise ValueError(f"{pairs_path}: no pairs to train on")
+        raise ValueError(
+            f"{pairs_path}: no pairs to train on (see its .stats.json; `tdrl pairs --min-rejected -1` also pairs programs "
+            "that pass no test)"
+        )
     backbone = resolve_model(cfg.backbone)
     tokenizer = load_tokenizer(backbone)
     train, held = split_by_problem(pairs, cfg.eval_share, cfg.seed)
+    warnings = []
+    if not held:
+        n_problems = len({str(p.get("problem_id", i)) for i, p in enumerate(pairs)})
+        why = (
+            f"--eval-share is {cfg.eval_share}"
+            if cfg.eval_share <= 0
+            else f"the {len(pairs)} pairs come from {n_problems} problem(s) and whole problems are held out"
+        )
+        warnings.append(
+            warn(
+                f"no held-out pairs: {why}; held-out accuracy needs pairs from 2 or more problems "
+                "(more problems, more samples per problem, or a looser pair rule such as --min-rejected -1)"
+            )
+        )
 
     length = _Lengths(tokenizer)
 
@@ -162,12 +183,16 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
         processing_class=tokenizer,
         peft_config=peft_config,
     )
+    if not progress:  # the trainer prints every log dict when its bars are off; they are in metrics.json
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     before = trainer.evaluate() if held else {}
     trainer.train()
     final = trainer.model
-    if cfg.lora:
+    if cfg.lora and cfg.merge:
         final = final.merge_and_unload()
-    final.save_pretrained(out_dir)
+    final.save_pretrained(out_dir)  # with LoRA and no merge: the adapter (and score head) only
     tokenizer.save_pretrained(out_dir)
 
     scorer = RewardModelScorer(str(out_dir), max_length=cfg.max_length)
@@ -188,6 +213,7 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
         "train_loss": [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h],
         "format": "conversational" if isinstance(pairs[0]["chosen"], list) else "standard",
         "config": {**asdict(cfg), "backbone": backbone},
+        "warnings": warnings,
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     _plot(history, metrics["train_loss"], out_dir / "accuracy.png")
@@ -218,6 +244,8 @@ def _plot(history: list[dict], losses: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     if history:
         ax.plot([h["step"] for h in history], [h["eval_accuracy"] for h in history], marker="o", label="held-out pair accuracy")
+    else:
+        ax.text(0.5, 0.6, "no held-out pairs (see metrics.json warnings)", ha="center", transform=ax.transAxes)
     ax.axhline(0.5, color="grey", linestyle=":", label="chance")
     ax.set_xlabel("step")
     ax.set_ylim(0, 1)

@@ -14,8 +14,14 @@ model; TRL logs each one under its own name and sums them with ``weight``. Compl
 are verified concurrently through one verifier pool. Every log line goes to
 ``<out>/metrics.jsonl`` (plus TensorBoard or W&B when installed and asked for), with the
 share of step time spent computing rewards; ``<out>/rl_curves.png`` plots reward, pass rate
-and completion length over steps. Checkpoints go to ``<out>/checkpoint-*``; a rerun with
-the same ``out_dir`` resumes from the last one. The final policy is ``<out>/final``.
+and completion length over steps. Checkpoints go to ``<out>/checkpoint-*`` every
+``save_steps`` (LoRA runs: adapters only, every 50 steps by default; full models: only when
+``save_steps`` is set, since each holds the whole model and its optimizer state); a rerun
+with the same ``out_dir`` resumes from the last one. The final policy is ``<out>/final``:
+a LoRA run saves the adapter there (megabytes), merged into a plain folder once, on first
+use, by whichever command loads it (:func:`tdrl.llm.embedded.resolve_model`), or at the
+end with ``merge: true``. A run in which every group's rewards were equal (no advantage,
+nothing learned) warns with the numbers and what to change, and says so in its summary.
 """
 
 from __future__ import annotations
@@ -27,6 +33,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
+# the keys a `rewards:` item and `verifier:` may hold (checked when the recipe loads)
+_REWARD_SCHEMA = {
+    "type": str,
+    "kind": str,
+    "weight": float,
+    "bonus": float,
+    "think": bool,
+    "limit": int,
+    "scale": float,
+    "path": str,
+    "batch_size": int,
+}
+_VERIFIER_SCHEMA = {"workers": int | None, "sandbox": str, "timeout": float, "stop_on_first_failure": bool}
 
 
 @dataclass
@@ -35,7 +54,9 @@ class RLConfig:
     problems: str = ""
     out_dir: str = "rl-run"
     prompt_format: str = "auto"  # auto | instruct | completion
-    rewards: list = field(default_factory=lambda: [{"type": "tests", "kind": "pass_rate", "weight": 1.0}])
+    rewards: list = field(
+        default_factory=lambda: [{"type": "tests", "kind": "pass_rate", "weight": 1.0}], metadata={"schema": _REWARD_SCHEMA}
+    )
     algorithm: str = "grpo"  # grpo | dr_grpo | dapo | bnpo | rloo
     scale_rewards: str = "group"  # group | batch | none
     num_generations: int = 8
@@ -46,27 +67,42 @@ class RLConfig:
     beta: float = 0.0
     temperature: float = 1.0
     max_completion_length: int = 256
-    lora: dict | None = None  # {"r": 16, "alpha": 32}
+    lora: dict | None = field(default=None, metadata={"schema": {"r": int, "alpha": int}})  # {"r": 16, "alpha": 32}
+    merge: bool = False  # LoRA: also write the merged model to final/ now (default: merged on first use)
     use_vllm: bool | None = None  # None: on a GPU with vllm installed, except with a custom rollout (see use_vllm())
     seed: int = 0
-    save_steps: int = 50
+    save_steps: int | None = None  # checkpoint every N steps; None: LoRA adapters every 50, full models never
     logging_steps: int = 1
     report_to: list = field(default_factory=list)  # e.g. ["tensorboard"], ["wandb"]
-    difficulty: dict | None = None  # {"results": path, "min": 0.0, "max": 1.0}: keep problems with pass share in (min, max)
-    verifier: dict = field(default_factory=lambda: {"workers": None, "sandbox": "auto", "timeout": 3.0})
+    # {"results": path, "min": 0.0, "max": 1.0}: keep problems with pass share in (min, max)
+    difficulty: dict | None = field(default=None, metadata={"schema": {"results": str, "min": float, "max": float}})
+    verifier: dict = field(
+        default_factory=lambda: {"workers": None, "sandbox": "auto", "timeout": 3.0}, metadata={"schema": _VERIFIER_SCHEMA}
+    )
     limit: int | None = None  # use only the first N problems
     trl: dict = field(default_factory=dict)  # any other GRPOConfig / RLOOConfig field
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> RLConfig:
     """An :class:`RLConfig` from YAML plus ``key=value`` overrides (values parsed as YAML)."""
+    from tdrl.llm.embedded import check_model
     from tdrl.training.common import load_recipe
 
-    cfg = load_recipe(RLConfig, path, overrides)
+    cfg = load_recipe(RLConfig, path, overrides, paths=("problems", "difficulty.results", "rewards[].path"))
     if cfg.algorithm not in (*LOSS_TYPES, "rloo"):
         raise ValueError(f"algorithm {cfg.algorithm!r}: one of {', '.join(LOSS_TYPES)}, rloo")
     if not cfg.problems:
         raise ValueError("no problems: set `problems:` in the config or --set problems=PATH")
+    if not Path(cfg.problems).exists():
+        raise ValueError(
+            f"problems: {cfg.problems}: file not found"
+            + (
+                f" (relative paths in the file are read from {Path(path).parent}/, --set ones from the current folder)"
+                if path
+                else ""
+            )
+        )
+    check_model(cfg.model)
     return cfg
 
 
@@ -182,17 +218,17 @@ def train_rl(
     from transformers import TrainerCallback
 
     from tdrl.execution import TimePolicy, Verifier
-    from tdrl.io import read_problems
+    from tdrl.io import read_problems, warn
     from tdrl.llm.embedded import resolve_model
     from tdrl.training.common import load_tokenizer, quiet
 
     out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
     if not progress:
         quiet()
 
-    problems = read_problems(cfg.problems) if rows is None else []
+    problems = read_problems(cfg.problems) if rows is None else []  # before out_dir exists: a bad path leaves nothing behind
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
     if cfg.limit:
         problems = problems[: cfg.limit]
     dropped = {}
@@ -222,8 +258,8 @@ def train_rl(
         temperature=cfg.temperature,
         beta=cfg.beta,
         logging_steps=cfg.logging_steps,
-        save_steps=cfg.save_steps,
-        save_strategy="steps",
+        save_steps=cfg.save_steps or 50,
+        save_strategy="steps" if cfg.save_steps or cfg.lora else "no",  # full-model checkpoints are opt-in
         report_to=report_to or "none",
         seed=cfg.seed,
         use_cpu=not gpu,
@@ -292,15 +328,24 @@ def train_rl(
             callbacks=callbacks,
             **({"rollout_func": rollout_func} if rollout_func is not None else {}),
         )
+        if not progress:  # the trainer prints every log dict when its bars are off; they are in metrics.jsonl
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)
         resume = any(out.glob("checkpoint-*"))
         trainer.train(resume_from_checkpoint=True if resume else None)
-        final = trainer.model.merge_and_unload() if cfg.lora else trainer.model
-        final.save_pretrained(out / "final")
+        # LoRA: the adapter only; a plain folder is made once, where one is needed (resolve_model)
+        trainer.model.save_pretrained(out / "final")
         tokenizer.save_pretrained(out / "final")
+        if cfg.lora and cfg.merge:
+            from tdrl.llm.embedded import merged_folder
+
+            merged_folder(out / "final")
     logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
     plot_curves(logged, out / "rl_curves.png")
     rewards = [r["reward"] for r in logged if "reward" in r]
     shares = [r["reward_time_share"] for r in logged if "reward_time_share" in r]
+    warnings = [warn(w) for w in [no_signal_warning(logged, cfg)] if w]
     return {
         "steps": trainer.state.global_step,
         "problems": len(problems) if rows is None else len(rows),
@@ -312,7 +357,28 @@ def train_rl(
         "infra_errors": sum(getattr(f, "infra_errors", 0) for f in funcs),  # rows left out of every reward
         "use_vllm": vllm,
         "resumed": resume,
+        "policy": str(out / "final"),
+        "warnings": warnings,
     }
+
+
+def no_signal_warning(logged: list[dict], cfg: RLConfig) -> str | None:
+    """When every logged step had groups of equal rewards only (TRL's ``frac_reward_zero_std`` 1): what to change."""
+    steps = [r for r in logged if "frac_reward_zero_std" in r]
+    if not steps or any(r["frac_reward_zero_std"] < 1 for r in steps):
+        return None
+    clipped = [r["completions/clipped_ratio"] for r in steps if "completions/clipped_ratio" in r]
+    mean_reward = sum(r.get("reward", 0.0) for r in steps) / len(steps)
+    text = (
+        f"no learning signal: in all {len(steps)} logged steps every group of {cfg.num_generations} completions got "
+        f"equal rewards (frac_reward_zero_std 1, mean reward {mean_reward:.3f}), so the policy did not change"
+    )
+    if clipped and sum(clipped) / len(clipped) > 0.5:
+        text += (
+            f"; {100 * sum(clipped) / len(clipped):.0f}% of completions hit max_completion_length "
+            f"{cfg.max_completion_length}: raise it"
+        )
+    return text + "; or raise num_generations or temperature, or train on problems the policy sometimes solves (difficulty)"
 
 
 def _rows_dataset(rows: list[dict], fmt: str):

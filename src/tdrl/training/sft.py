@@ -58,6 +58,10 @@ def sft_train(
         processing_class=tokenizer,
         callbacks=list(callbacks),
     )
+    if not progress:  # the trainer prints every log dict when its bars are off
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     result = trainer.train()
     trainer.model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)

@@ -3,7 +3,9 @@
 Each of ``rounds`` rounds: the current policy answers every step instance ``rollouts``
 times; instances whose rewards do not vary (standard deviation <= ``epsilon``) are
 filtered out for that round (they give GRPO no signal), and the count is logged; GRPO then
-trains on the rest for ``steps_per_round`` steps. With ``then_rl_steps`` > 0 the policy
+trains on the rest for ``steps_per_round`` steps. A round that filters every prompt trains
+nothing: it warns with the numbers and the setting to change, and the warning is kept in
+the summary. With ``then_rl_steps`` > 0 the policy
 continues with outcome rewards (RLVR): the whole problem, rewarded 1 when the final
 ``answer: N`` line is right (math trajectories with ``meta.answer``).
 
@@ -30,6 +32,7 @@ class SRLConfig:
     rollouts: int = 4
     epsilon: float = 1e-4
     autojunk: bool = False
+    think: bool = True  # False: no <think> monologue asked for; the answer's first line is the step
     prompt_format: str = "completion"
     then_rl_steps: int = 0
     rl: dict = field(default_factory=dict)  # RLConfig fields for both stages (max_steps is set here)
@@ -49,38 +52,65 @@ def answer_reward(prompts, completions, answer, **_) -> list[float]:
 answer_reward.__name__ = "answer"
 
 
-def _rollout_rewards(policy: str, rows: list[dict], n: int, max_tokens: int, autojunk: bool, seed: int) -> list[list[float]]:
+def _rollout_rewards(policy: str, rows: list[dict], cfg: SRLConfig, max_tokens: int, seed: int) -> list[list[float]]:
+    """``cfg.rollouts`` step rewards per instance, sampled the way GRPO will sample (same prompt format)."""
+    from tdrl.llm.embedded import resolve_model
     from tdrl.llm.hf import HFModel
 
-    model = HFModel(policy)
+    model = HFModel(resolve_model(policy))
+    chat = cfg.prompt_format == "instruct" and model.has_chat_template
     out = []
     for i, row in enumerate(rows):
-        gens = model.generate(row["prompt"], n=n, max_new_tokens=max_tokens, temperature=1.0, seed=seed + i)
-        out.append([step_reward(g.text, row["expert_step"], autojunk=autojunk) for g in gens])
+        prompt = model.chat_prompt([{"role": "user", "content": row["prompt"]}]) if chat else row["prompt"]
+        gens = model.generate(prompt, n=cfg.rollouts, max_new_tokens=max_tokens, temperature=1.0, seed=seed + i)
+        out.append([step_reward(g.text, row["expert_step"], autojunk=cfg.autojunk, think=cfg.think) for g in gens])
     return out
+
+
+def no_signal_warning(k: int, rewards: list[list[float]], cfg: SRLConfig, max_tokens: int) -> str:
+    """What to change when dynamic sampling filtered every prompt of round ``k``."""
+    flat = [r for rs in rewards for r in rs]
+    malformed = sum(r == -1.0 for r in flat)
+    text = (
+        f"round {k}: dynamic sampling filtered all {len(rewards)} prompts (each prompt's {cfg.rollouts} rollouts scored "
+        f"alike, std <= epsilon {cfg.epsilon}; mean step reward {sum(flat) / len(flat):.3f}, {malformed} of {len(flat)} "
+        "answers malformed), so this round trained nothing; "
+    )
+    if malformed == len(flat) and cfg.think:
+        return text + (
+            f"no answer closed <think>...</think> and wrote a step within --max-tokens {max_tokens}: "
+            "use --no-think (reward the answer's first line), raise --max-tokens, or start from a model that follows the format"
+        )
+    if malformed == len(flat):
+        return text + "every answer was empty: raise --max-tokens or check --format"
+    return text + f"raise --rollouts (now {cfg.rollouts}) or lower --epsilon"
 
 
 def train_srl(cfg: SRLConfig, trajectories: list[Trajectory] | None = None, progress: bool = True) -> dict:
     """Run SRL rounds (and RLVR after them); returns the summary written to ``srl_summary.json``."""
+    from tdrl.io import warn
     from tdrl.rewards.srl import read_trajectories
     from tdrl.training.rl import RLConfig, train_rl
 
     out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     trajectories = trajectories if trajectories is not None else read_trajectories(cfg.trajectories)
-    rows = expand(trajectories)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = expand(trajectories, think=cfg.think)
     if not rows:
         raise ValueError("no step instances: every trajectory has a single step")
     policy = cfg.model
     rl_base = {"beta": 0.0, "num_generations": cfg.rollouts, "batch_size": cfg.rollouts * 2, **cfg.rl}
-    summary: dict = {"config": asdict(cfg), "instances": len(rows), "rounds": []}
-    step_fn = StepReward(autojunk=cfg.autojunk)
+    summary: dict = {"config": asdict(cfg), "instances": len(rows), "rounds": [], "warnings": []}
+    step_fn = StepReward(autojunk=cfg.autojunk, think=cfg.think)
+    max_tokens = int(rl_base.get("max_completion_length", 64))
     for k in range(cfg.rounds):
-        max_tokens = int(rl_base.get("max_completion_length", 64))
-        rewards = _rollout_rewards(policy, rows, cfg.rollouts, max_tokens, cfg.autojunk, 1000 * k)
+        rewards = _rollout_rewards(policy, rows, cfg, max_tokens, 1000 * k)
         kept, filtered = dynamic_filter(rows, rewards, cfg.epsilon)
         mean_before = sum(sum(r) / len(r) for r in rewards) / len(rewards)
         record = {"round": k, "filtered": filtered, "kept": len(kept), "mean_step_reward": round(mean_before, 4)}
+        if not kept:
+            record["warning"] = warn(no_signal_warning(k, rewards, cfg, max_tokens))
+            summary["warnings"].append(record["warning"])
         if kept:
             rl_cfg = RLConfig(
                 **{
@@ -96,9 +126,7 @@ def train_srl(cfg: SRLConfig, trajectories: list[Trajectory] | None = None, prog
             record.update(first_reward=result["first_reward"], last_reward=result["last_reward"])
             policy = str(out / f"round-{k}" / "final")
         summary["rounds"].append(record)
-    final_rewards = _rollout_rewards(
-        policy, rows, cfg.rollouts, int(rl_base.get("max_completion_length", 64)), cfg.autojunk, 99_999
-    )
+    final_rewards = _rollout_rewards(policy, rows, cfg, max_tokens, 99_999)
     summary["final_mean_step_reward"] = round(sum(sum(r) / len(r) for r in final_rewards) / len(final_rewards), 4)
     if cfg.then_rl_steps > 0:
         whole = [
