@@ -675,6 +675,26 @@ def envs_study(
     typer.echo(f"curves: {cfg.out_dir}/curves.jsonl, plot: {cfg.out_dir}/study.png")
 
 
+study_app = typer.Typer(help="End-to-end studies: what the stages achieve together, measured with intervals.", no_args_is_help=True)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("code")
+def study_code(
+    config: Path | None = typer.Option(None, "--config", help="Study YAML (see examples/study_code.yaml)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest); repeatable."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Seeds -> synthesized tests -> held-out pass@k -> GRPO (LoRA) -> held-out pass@k -> best-of-N; resumable."""
+    from tdrl.study.code import format_summary, load_config, run_study
+
+    with _user_errors(ValueError, FileNotFoundError):
+        cfg = load_config(config, set_)
+        report = run_study(cfg, progress=progress, say=typer.echo)
+    typer.echo(format_summary(report))
+    typer.echo(f"report: {cfg.out_dir}/report.json, plots: {cfg.out_dir}/plots, policy: {cfg.out_dir}/final")
+
+
 @app.command()
 def demo(
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
