@@ -701,11 +701,12 @@ def demo(
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none."),
     model: str = typer.Option("embedded", "--model", help="Model to sample from ('embedded', an HF id or path, or 'none')."),
-    n: int = typer.Option(2, "-n", help="Programs sampled per problem."),
-    rl_steps: int = typer.Option(2, "--rl-steps", help="GRPO steps at the end (0: none)."),
+    n: int = typer.Option(4, "-n", help="Programs sampled per held-out problem in the short code study."),
+    rl_steps: int = typer.Option(8, "--rl-steps", help="GRPO steps of the short code study."),
+    study_problems: int = typer.Option(8, "--study-problems", help="Train and held-out problems of the short study (0: none)."),
     env_tasks: int = typer.Option(4, "--env-tasks", help="GeneralPoints deals per split in the environment part (0: none)."),
 ) -> None:
-    """Run the pipeline on bundled data: verify correct, wrong and hostile samples, then sample and score a model."""
+    """Run the pipeline on bundled data: verify correct, wrong and hostile samples, a short code study, the environments."""
     from tdrl.demo import run_demo
 
     run_demo(
@@ -716,6 +717,7 @@ def demo(
         samples_per_problem=n,
         rl_steps=rl_steps,
         env_tasks=env_tasks,
+        study_problems=study_problems,
     )
 
 

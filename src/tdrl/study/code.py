@@ -63,6 +63,7 @@ class CodeStudyConfig:
         }
     )
     rm: dict = field(default_factory=lambda: {"n": 4, "epochs": 2.0, "learning_rate": 5e-5, "lora": True, "batch_size": 8})
+    best_of_n: bool = True  # the reward-model stage (off in the demo's short version)
     bootstrap: int = 2000
     workers: int | None = None
     sandbox: str = "auto"
@@ -120,7 +121,10 @@ def run_study(cfg: CodeStudyConfig, progress: bool = True, say=print) -> dict:
     done["before"] = stages.run("before", lambda: evaluate_heldout(cfg, out, cfg.model, "before", progress))
     done["rl"] = stages.run("rl", lambda: train_policy(cfg, out, progress))
     done["after"] = stages.run("after", lambda: evaluate_heldout(cfg, out, str(out / "final"), "after", progress))
-    done["rerank"] = stages.run("rerank", lambda: rerank_with_reward_model(cfg, out, progress))
+    if cfg.best_of_n:
+        done["rerank"] = stages.run("rerank", lambda: rerank_with_reward_model(cfg, out, progress))
+    else:
+        done["rerank"] = {"reason": "not run (best_of_n: false)", "seconds": 0.0}
     report = build_report(cfg, out, done)
     report["seconds_this_run"] = round(time.monotonic() - t0, 1)
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
