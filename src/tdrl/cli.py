@@ -105,7 +105,7 @@ def sample(
     ),
     prompt_format: str = typer.Option("auto", "--format", help="auto | instruct | completion."),
     stop: list[str] = typer.Option([], "--stop", help="Stop sequence (repeatable); default per format."),
-    batch_size: int = typer.Option(8, "--batch-size", help="hf: sequences generated together."),
+    batch_size: int = typer.Option(16, "--batch-size", help="hf: sequences generated together, across problems (length-sorted)."),
     concurrency: int = typer.Option(8, "--concurrency", help="openai: requests in flight."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="openai: response cache (default ~/.cache/tdrl/llm)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
@@ -675,7 +675,9 @@ def envs_study(
     typer.echo(f"curves: {cfg.out_dir}/curves.jsonl, plot: {cfg.out_dir}/study.png")
 
 
-study_app = typer.Typer(help="End-to-end studies: what the stages achieve together, measured with intervals.", no_args_is_help=True)
+study_app = typer.Typer(
+    help="End-to-end studies: what the stages achieve together, measured with intervals.", no_args_is_help=True
+)
 app.add_typer(study_app, name="study")
 
 

@@ -206,7 +206,7 @@ def _demo_study(console, out: Path, model: str, problems: int, n: int, rl_steps:
     console.print(table)
     console.print(
         f"{sum(report['seconds'].values()):.0f}s; a demo-sized study says little either way: the full study "
-        "(docs/study.md) has 70 train and 35 held-out problems and two seeds"
+        "(docs/study.md) has 70 train and 36 held-out problems and two seeds"
     )
     console.print(f"report: {out / 'study' / 'report.json'}; policy: {out / 'study' / 'final'}")
     console.print("[dim]at full size: tdrl study code --config examples/study_code.yaml[/]")

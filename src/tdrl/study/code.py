@@ -65,6 +65,7 @@ class CodeStudyConfig:
     rm: dict = field(default_factory=lambda: {"n": 4, "epochs": 2.0, "learning_rate": 5e-5, "lora": True, "batch_size": 8})
     best_of_n: bool = True  # the reward-model stage (off in the demo's short version)
     bootstrap: int = 2000
+    torch_threads: int | None = None  # e.g. 1 on a machine shared with other jobs (see docs/study.md)
     workers: int | None = None
     sandbox: str = "auto"
 
@@ -111,6 +112,10 @@ def run_study(cfg: CodeStudyConfig, progress: bool = True, say=print) -> dict:
     """Run (or resume) the study; returns the report also written to ``OUT/report.json``."""
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if cfg.torch_threads:
+        import torch
+
+        torch.set_num_threads(cfg.torch_threads)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
     stages = Stages(out, say)
     t0 = time.monotonic()
