@@ -49,7 +49,9 @@ def test_bundled_seed_family_is_large_enough_and_split_by_problem(tmp_path):
 
 def test_split_rejects_a_problem_without_a_split(tmp_path):
     seeds = tmp_path / "seeds.jsonl"
-    seeds.write_text(json.dumps({"id": "x", "entry_point": "f", "tests": [{"type": "call", "input": "[1]", "output": "1"}]}) + "\n")
+    seeds.write_text(
+        json.dumps({"id": "x", "entry_point": "f", "tests": [{"type": "call", "input": "[1]", "output": "1"}]}) + "\n"
+    )
     with pytest.raises(ValueError, match="meta.split"):
         split_seeds(CodeStudyConfig(seeds=str(seeds)), tmp_path / "out")
 
@@ -91,3 +93,87 @@ def test_report_pairs_problems_and_marks_a_significant_gain(tmp_path):
     assert report["heldout"]["per_problem"]["p1"] == {"before": [4, 1], "after": [4, 3]}
     text = format_summary(report)
     assert "pass@1" in text and "*" in text and "best-of-4" in text
+
+
+def test_study_cli_end_to_end_with_a_tiny_model_and_resume(tmp_path, tiny_model):
+    """Every stage on real parts (synthesis, sampling, sandbox, TRL GRPO with LoRA, merge), then a
+    rerun that finds the stages done and only redoes the one whose marker is gone."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("trl")
+    out = tmp_path / "study"
+    args = [
+        sys.executable, "-m", "tdrl.cli", "study", "code", "--no-progress",
+        "--set", f"model={tiny_model}", "--set", f"out_dir={out}", "--set", "train_limit=2", "--set", "heldout_limit=2",
+        "--set", "eval={n: 2, temperature: 0.8, max_tokens: 8, batch_size: 8}",
+        "--set", "rl={max_steps: 1, num_generations: 2, batch_size: 2, max_completion_length: 8, lora: {r: 4, alpha: 8}}",
+        "--set", "synth={tests_per_problem: 6, min_tests: 3, mutants: 4}", "--set", "best_of_n=false", "--set", "bootstrap=100",
+    ]  # fmt: skip
+    first = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["problems"]["train"] == 2 and report["rl"]["steps"] == 1
+    assert set(report["heldout"]["per_problem"]) == {p.id for p in read_problems(out / "problems" / "heldout.jsonl")}
+    assert all(v["before"][0] == 2 for v in report["heldout"]["per_problem"].values())
+    assert (out / "final" / "config.json").exists() and (out / "plots" / "heldout_pass.png").exists()
+    assert "after - before" in first.stdout
+
+    (out / "stages" / "after.json").unlink()
+    again = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    for stage in ("split", "synth", "before", "rl"):
+        assert f"{stage}: done before, skipped" in again.stdout
+    assert "after: running" in again.stdout  # its samples were on disk: resumed, nothing regenerated
+    assert json.loads((out / "report.json").read_text())["heldout"]["after"] == report["heldout"]["after"]
+
+
+def test_reward_model_best_of_n_has_intervals_at_full_n(tmp_path, tiny_model):
+    """Best-of-N over verified samples with a real (tiny) reward model: exact random and oracle values, intervals."""
+    pytest.importorskip("trl")
+    from tdrl.execution.run import verify_files
+    from tdrl.io import write_jsonl
+    from tdrl.records import Problem, Test
+    from tdrl.study.code import reward_model_best_of_n
+    from tdrl.training.reward_model import RMConfig, train_reward_model
+
+    pairs = [
+        {
+            "prompt": f"Write f{i}(x).\n",
+            "chosen": f"def f{i}(x):\n    return x + 1\n",
+            "rejected": f"def f{i}(x):\n    raise ValueError\n",
+        }
+        for i in range(16)
+    ]
+    write_jsonl(tmp_path / "pairs.jsonl", [{**p, "problem_id": f"q{i}"} for i, p in enumerate(pairs)])
+    train_reward_model(
+        tmp_path / "pairs.jsonl", tmp_path / "rm", RMConfig(backbone=tiny_model, max_steps=2, batch_size=8), progress=False
+    )
+
+    problems, samples = [], []
+    for i in range(6):
+        tests = [Test("call", input=f"[{x}]", output=str(x + 1)) for x in (0, 4)]
+        problems.append(Problem(f"p{i}", tests, prompt=f"Write g{i}(x).\n", entry_point=f"g{i}"))
+        programs = [f"def g{i}(x):\n    return x + 1\n", f"def g{i}(x):\n    return 1 + x\n"] + [
+            f"def g{i}(x):\n    raise ValueError\n"
+        ] * 2
+        samples += [{"problem_id": f"p{i}", "sample_id": str(j), "completion": c} for j, c in enumerate(programs)]
+    write_jsonl(tmp_path / "problems.jsonl", problems)
+    write_jsonl(tmp_path / "samples.jsonl", samples)
+    verify_files(tmp_path / "problems.jsonl", tmp_path / "samples.jsonl", tmp_path / "results.jsonl", workers=2, progress=False)
+
+    got = reward_model_best_of_n(
+        tmp_path / "problems.jsonl",
+        tmp_path / "samples.jsonl",
+        tmp_path / "results.jsonl",
+        tmp_path / "rm",
+        tmp_path / "bon.png",
+        200,
+        0,
+    )
+    assert got["n"] == 4 and got["best_of_n"]["n"] == [1, 2, 4]
+    assert got["at_n"]["random"]["mean"] == 0.5 and got["at_n"]["oracle"]["mean"] == 1.0
+    rm = got["at_n"]["reward_model"]
+    assert rm["n"] == 6 and rm["low"] <= rm["mean"] <= rm["high"] and rm["mean"] in {k / 6 for k in range(7)}
+    assert got["reward_model_minus_random"]["mean"] == pytest.approx(rm["mean"] - 0.5)
+    assert (tmp_path / "bon.png").stat().st_size > 0

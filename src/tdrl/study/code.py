@@ -262,10 +262,7 @@ def train_policy(cfg: CodeStudyConfig, out: Path, progress: bool) -> dict:
 
 def rerank_with_reward_model(cfg: CodeStudyConfig, out: Path, progress: bool) -> dict:
     """Pairs from the policy's own train-split samples, a reward model on them, best-of-N on the held-out samples."""
-    from tdrl.io import read_samples
-    from tdrl.rewards.model import RewardModelScorer
-    from tdrl.rewards.pairs import pairs_files, score_samples
-    from tdrl.rewards.rerank import best_of_n, collect, pick, plot_best_of_n
+    from tdrl.rewards.pairs import pairs_files
     from tdrl.training.reward_model import RMConfig, train_reward_model
 
     rm = dict(cfg.rm)
@@ -283,29 +280,47 @@ def rerank_with_reward_model(cfg: CodeStudyConfig, out: Path, progress: bool) ->
         folder / "pairs.jsonl", folder / "reward_model", RMConfig(backbone=cfg.model, lora=lora, seed=cfg.seed, **rm), progress
     )
 
-    heldout = {p.id: p for p in read_problems(out / "problems" / "heldout.jsonl")}
-    samples = list(read_samples(out / "after" / "samples.jsonl", set(heldout)))
-    scored = score_samples(heldout, samples, out / "after" / "results.jsonl")
-    scorer = RewardModelScorer(str(folder / "reward_model"))
-    cands, _ = collect(heldout, scored, None, scorer)
-    curves = best_of_n(cands, ["random", "reward_model", "oracle"], seed=cfg.seed)
-    plot_best_of_n(curves, folder / "best_of_n.png")
+    picks = reward_model_best_of_n(
+        out / "problems" / "heldout.jsonl",
+        out / "after" / "samples.jsonl",
+        out / "after" / "results.jsonl",
+        folder / "reward_model",
+        folder / "best_of_n.png",
+        cfg.bootstrap,
+        cfg.seed,
+    )
+    return {
+        "pairs": n_pairs,
+        "pair_totals": totals,
+        "policy_train_pass@1": pass_metrics(policy_train["counts"], n_train, cfg.bootstrap, cfg.seed)["pass@1"],
+        "reward_model": {k: metrics[k] for k in ("train_pairs", "heldout_pairs", "heldout_accuracy_before", "heldout_accuracy")},
+        **picks,
+    }
+
+
+def reward_model_best_of_n(problems, samples_path, results_path, reward_model, plot_path, resamples: int, seed: int) -> dict:
+    """Best-of-N curves (reward model, random, oracle) over verified samples, and intervals at the largest N."""
+    from tdrl.io import read_samples
+    from tdrl.rewards.model import RewardModelScorer
+    from tdrl.rewards.pairs import score_samples
+    from tdrl.rewards.rerank import best_of_n, collect, pick, plot_best_of_n
+
+    problems = {p.id: p for p in read_problems(problems)}
+    scored = score_samples(problems, list(read_samples(samples_path, set(problems))), results_path)
+    cands, _ = collect(problems, scored, None, RewardModelScorer(str(reward_model)))
+    curves = best_of_n(cands, ["random", "reward_model", "oracle"], seed=seed)
+    plot_best_of_n(curves, plot_path)
     # at the largest N every pick is over the whole set: one value per problem, so intervals over problems
     per_problem = {
         "reward_model": [pick("reward_model", p.candidates) for p in cands],
         "random": [sum(c.passed for c in p.candidates) / len(p.candidates) for p in cands],
         "oracle": [float(any(c.passed for c in p.candidates)) for p in cands],
     }
-    at_n = {m: bootstrap_mean(v, cfg.bootstrap, seed=cfg.seed) for m, v in per_problem.items()}
-    gain = bootstrap_difference(per_problem["reward_model"], per_problem["random"], resamples=cfg.bootstrap, seed=cfg.seed)
+    gain = bootstrap_difference(per_problem["reward_model"], per_problem["random"], resamples=resamples, seed=seed)
     return {
-        "pairs": n_pairs,
-        "pair_totals": totals,
-        "policy_train_pass@1": pass_metrics(policy_train["counts"], n_train, cfg.bootstrap, cfg.seed)["pass@1"],
-        "reward_model": {k: metrics[k] for k in ("train_pairs", "heldout_pairs", "heldout_accuracy_before", "heldout_accuracy")},
         "best_of_n": curves,
         "n": max(curves["n"]),
-        "at_n": at_n,
+        "at_n": {m: bootstrap_mean(v, resamples, seed=seed) for m, v in per_problem.items()},
         "reward_model_minus_random": gain,
         "reward_model_beats_random": excludes_zero(gain) and gain["mean"] > 0,
     }

@@ -52,12 +52,18 @@ answer_reward.__name__ = "answer"
 def _rollout_rewards(policy: str, rows: list[dict], n: int, max_tokens: int, autojunk: bool, seed: int) -> list[list[float]]:
     from tdrl.llm.hf import HFModel
 
-    model = HFModel(policy)
-    out = []
-    for i, row in enumerate(rows):
-        gens = model.generate(row["prompt"], n=n, max_new_tokens=max_tokens, temperature=1.0, seed=seed + i)
-        out.append([step_reward(g.text, row["expert_step"], autojunk=autojunk) for g in gens])
-    return out
+    model = HFModel(policy)  # all rows' rollouts batched together across prompts
+    gens = model.generate_many(
+        [row["prompt"] for row in rows],
+        n=n,
+        max_new_tokens=max_tokens,
+        temperature=1.0,
+        seeds=[seed + i for i in range(len(rows))],
+    )
+    return [
+        [step_reward(g.text, row["expert_step"], autojunk=autojunk) for _, g in sorted(got.items())]
+        for row, got in zip(rows, gens)
+    ]
 
 
 def train_srl(cfg: SRLConfig, trajectories: list[Trajectory] | None = None, progress: bool = True) -> dict:
