@@ -271,6 +271,10 @@ def train_rl(
             callbacks=callbacks,
             **({"rollout_func": rollout_func} if rollout_func is not None else {}),
         )
+        if not progress:  # without tqdm, transformers prints every raw log dict; metrics.jsonl has them
+            from transformers import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)
         resume = any(out.glob("checkpoint-*"))
         trainer.train(resume_from_checkpoint=True if resume else None)
         final = trainer.model.merge_and_unload() if cfg.lora else trainer.model
