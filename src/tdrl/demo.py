@@ -211,4 +211,4 @@ def _demo_study(console, out: Path, model: str, problems: int, n: int, rl_steps:
 
 
 def _mean_reward(rows: list[dict]) -> float:
-    return sum(r["reward"] for r in rows) / len(rows)
+    return sum(r["reward"] for r in rows) / len(rows) if rows else float("nan")
