@@ -50,19 +50,19 @@ class CodeStudyConfig:
     train_limit: int | None = None  # use only the first N train / held-out problems (a quick run)
     heldout_limit: int | None = None
     synth: dict = field(default_factory=lambda: {"tests_per_problem": 20, "min_tests": 5, "mutants": 16})
-    eval: dict = field(default_factory=lambda: {"n": 4, "temperature": 0.8, "max_tokens": 128, "batch_size": 16})
+    eval: dict = field(default_factory=lambda: {"n": 4, "temperature": 0.8, "max_tokens": 96, "batch_size": 16})
     rl: dict = field(
         default_factory=lambda: {
-            "max_steps": 40,
+            "max_steps": 10,
             "learning_rate": 1e-4,
             "num_generations": 4,
-            "batch_size": 16,
+            "batch_size": 8,
             "temperature": 0.8,
-            "max_completion_length": 128,
+            "max_completion_length": 96,
             "lora": {"r": 16, "alpha": 32},
         }
     )
-    rm: dict = field(default_factory=lambda: {"n": 4, "epochs": 2.0, "learning_rate": 5e-5, "lora": True, "batch_size": 8})
+    rm: dict = field(default_factory=lambda: {"n": 2, "epochs": 2.0, "learning_rate": 5e-5, "lora": True, "batch_size": 8})
     best_of_n: bool = True  # the reward-model stage (off in the demo's short version)
     bootstrap: int = 2000
     torch_threads: int | None = None  # e.g. 1 on a machine shared with other jobs (see docs/study.md)
@@ -190,7 +190,7 @@ def sample_and_verify(cfg: CodeStudyConfig, problems: Path, model: str, folder: 
     params = SampleParams(
         n=n,
         temperature=float(cfg.eval.get("temperature", 0.8)),
-        max_tokens=int(cfg.eval.get("max_tokens", 128)),
+        max_tokens=int(cfg.eval.get("max_tokens", 96)),
         seed=cfg.seed,
     )
     sampled = sample_files(
@@ -266,7 +266,7 @@ def rerank_with_reward_model(cfg: CodeStudyConfig, out: Path, progress: bool) ->
     from tdrl.training.reward_model import RMConfig, train_reward_model
 
     rm = dict(cfg.rm)
-    n_train = int(rm.pop("n", 4))
+    n_train = int(rm.pop("n", 2))
     train_problems = out / "problems" / "train.jsonl"
     folder = out / "rerank"
     policy_train = sample_and_verify(cfg, train_problems, str(out / "final"), folder / "train", n_train, progress)
