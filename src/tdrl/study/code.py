@@ -387,15 +387,19 @@ def plot_study(report: dict, folder: Path) -> None:
         fig, ax = plt.subplots(figsize=(5.5, 4))
         steps, rewards = [r["step"] for r in curve], [r["reward"] for r in curve]
         ax.plot(steps, rewards, alpha=0.35, label="per step")
-        window = max(1, len(rewards) // 8)
+        window = max(2, len(rewards) // 5)
         smooth = [
             sum(rewards[max(0, i - window + 1) : i + 1]) / len(rewards[max(0, i - window + 1) : i + 1])
             for i in range(len(rewards))
         ]
-        ax.plot(steps, smooth, label=f"mean of last {window}")
+        ax.plot(steps, smooth, label=f"mean of the last {window} steps")
+        per_step = report["config"]["rl"].get("batch_size", 8) // report["config"]["rl"].get("num_generations", 4)
         ax.set_xlabel("GRPO step")
         ax.set_ylabel("test pass rate of the step's samples")
-        ax.set_title("training reward (train problems)")
+        ax.set_title(
+            f"training reward ({per_step} train problems per step: it varies\nwith the problems drawn; held-out pass@k is the measure)",
+            fontsize=9,
+        )
         ax.legend()
         fig.tight_layout()
         fig.savefig(folder / "training_reward.png", dpi=100)
