@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=16, help="Sequences per batch for the batched run.")
     ap.add_argument("--model", default="embedded")
+    ap.add_argument("--rounds", type=int, default=2, help="Alternate the two ways over this many rounds of problems.")
     ap.add_argument("--json", type=Path, default=None, help="Also write the figures to this file.")
     args = ap.parse_args()
 
@@ -45,16 +46,24 @@ def main() -> None:
     settings = dict(max_new_tokens=args.max_tokens, temperature=0.8, top_p=0.95)
     print(f"{len(problems)} problems, n={args.n}, max {args.max_tokens} new tokens, torch threads {torch.get_num_threads()}")
 
-    t0 = time.perf_counter()
-    per_problem = [model.generate(t, n=args.n, seed=s, batch_size=args.n, **settings) for t, s in zip(texts, seeds)]
-    base = _figures(sum(g.completion_tokens for gens in per_problem for g in gens), time.perf_counter() - t0)
-
-    t0 = time.perf_counter()
-    batched = model.generate_many(texts, n=args.n, seeds=seeds, batch_size=args.batch_size, **settings)
-    new = _figures(sum(g.completion_tokens for gens in batched for g in gens.values()), time.perf_counter() - t0)
+    # the two ways alternate over rounds of problems, so a change in machine load hits both alike
+    size = -(-len(problems) // args.rounds)
+    totals = {"per_problem": [0, 0.0], "batched": [0, 0.0]}
+    for start in range(0, len(problems), size):
+        part, part_seeds = texts[start : start + size], seeds[start : start + size]
+        t0 = time.perf_counter()
+        gens = [model.generate(t, n=args.n, seed=s, batch_size=args.n, **settings) for t, s in zip(part, part_seeds)]
+        totals["per_problem"][0] += sum(g.completion_tokens for got in gens for g in got)
+        totals["per_problem"][1] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        many = model.generate_many(part, n=args.n, seeds=part_seeds, batch_size=args.batch_size, **settings)
+        totals["batched"][0] += sum(g.completion_tokens for got in many for g in got.values())
+        totals["batched"][1] += time.perf_counter() - t0
+    base, new = _figures(*totals["per_problem"]), _figures(*totals["batched"])
 
     rows = [("per problem (baseline)", base), (f"across problems, batches of {args.batch_size}", new)]
-    report = {"problems": len(problems), "n": args.n, "max_tokens": args.max_tokens, "per_problem": base, "batched": new}
+    report = {"problems": len(problems), "n": args.n, "max_tokens": args.max_tokens, "rounds": args.rounds}
+    report.update(per_problem=base, batched=new, torch_threads=torch.get_num_threads())
     report["speedup"] = round(new["tokens_per_second"] / base["tokens_per_second"], 2) if base["tokens_per_second"] else None
     report["llama_cpp"] = _llama_cpp(texts, args)
     if report["llama_cpp"].get("tokens_per_second"):
