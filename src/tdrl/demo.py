@@ -1,13 +1,16 @@
-"""``tdrl demo``: the pipeline on bundled data, end to end, in a minute or two on a laptop CPU.
+"""``tdrl demo``: the pipeline on bundled data, end to end, in a few minutes on a laptop CPU.
 
-1. Verify the bundled problems against bundled samples (correct, wrong and hostile ones)
-   and print a table of verdicts.
-2. Sample a few programs per problem from the embedded model (SmolLM2-135M-Instruct),
-   verify them and show their pass rates and pass@k (plots in the output folder).
-3. A few steps of GRPO on the same problems with the test pass rate as reward (LoRA,
-   CPU), and the reward curve.
-4. The model on the generalisation environments, in- and out-of-distribution:
+1. Verification: the bundled problems against correct, wrong and hostile samples, and a
+   table of verdicts.
+2. The code study, short: a few problems of the bundled seed family get tests from
+   ``tdrl synth --method reference``; the embedded model (SmolLM2-135M-Instruct) is scored
+   on held-out problems, trained by a few GRPO steps (LoRA, test pass rate as reward) on
+   train problems, and scored again; the numbers are printed as measured, with intervals.
+3. The model on the generalisation environments, in- and out-of-distribution:
    GeneralPoints (J/Q/K as 10 vs 11/12/13) and text navigation (absolute vs relative turns).
+
+Each section ends with the command that runs it at full size. Third-party progress bars
+and warnings are silenced; tdrl prints its own tables.
 """
 
 from __future__ import annotations
@@ -30,12 +33,13 @@ def run_demo(
     workers: int | None = None,
     sandbox: str = "auto",
     model: str | None = "embedded",
-    samples_per_problem: int = 2,
-    rl_steps: int = 2,
+    samples_per_problem: int = 4,
+    rl_steps: int = 8,
     env_tasks: int = 4,
+    study_problems: int = 8,
 ) -> Path:
-    """Verify the bundled samples and print what happened to each, then sample programs from
-    ``model`` (the embedded one by default; None to skip) and show their pass rates."""
+    """Verify the bundled samples and print what happened to each; then, with ``model`` (the
+    embedded one by default; None to skip), the short code study and the environments."""
     from rich.console import Console
     from rich.table import Table
 
@@ -76,13 +80,35 @@ def run_demo(
         f"hostile samples credited with any test: {hostile_passed or 'none'}; correct samples failed: {correct_failed or 'none'}"
     )
     console.print(f"results: {results_path}")
+    console.print("[dim]at full size: tdrl verify --problems PROBLEMS.jsonl --samples SAMPLES.jsonl --out RESULTS.jsonl[/]")
     if model:
-        _demo_sampling(console, out, problems, model, n=samples_per_problem, workers=workers, sandbox=sandbox)
-        if rl_steps > 0:
-            _demo_rl(console, out, problems, model, rl_steps, workers=workers, sandbox=sandbox)
+        _quiet_third_party()
+        if study_problems > 0:
+            _demo_study(console, out, model, study_problems, samples_per_problem, rl_steps, workers, sandbox)
         if env_tasks > 0:
             _demo_envs(console, out, model, env_tasks)
     return results_path
+
+
+def _quiet_third_party() -> None:
+    """No progress bars, warnings or info logs from transformers, datasets, TRL and torch."""
+    import logging
+    import os
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    logging.getLogger("torch").setLevel(logging.ERROR)
+    try:
+        import datasets
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        datasets.disable_progress_bars()
+    except ImportError:
+        pass
 
 
 def _demo_envs(console, out: Path, model: str, n: int) -> None:
@@ -111,89 +137,78 @@ def _demo_envs(console, out: Path, model: str, n: int) -> None:
             )  # fmt: skip
     console.print(table)
     console.print(f"episodes (answers and the verifier's reasons): {out / 'envs'}/*/episodes.jsonl")
-
-
-def _demo_rl(console, out: Path, problems: Path, model: str, steps: int, workers: int | None, sandbox: str) -> None:
-    """A few GRPO steps with verifier rewards; prints the reward per step and where the plot is."""
-    import importlib.util
-    import json
-    import shutil
-
-    from rich.table import Table
-
-    if importlib.util.find_spec("trl") is None or importlib.util.find_spec("peft") is None:
-        console.print("[yellow]RL skipped: trl and peft are not installed (pip install 'tdrl[train]')[/]")
-        return
-    from tdrl.training.rl import RLConfig, train_rl
-
-    console.rule(f"[bold]tdrl demo: {steps} GRPO steps on {model} (reward: test pass rate + code-block format)")
-    run_dir = out / "rl"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    cfg = RLConfig(
-        model=model,
-        problems=str(problems),
-        out_dir=str(run_dir),
-        prompt_format="instruct",
-        rewards=[{"type": "tests", "kind": "pass_rate", "weight": 1.0}, {"type": "format", "think": False, "weight": 0.1}],
-        num_generations=4,
-        batch_size=4,
-        max_steps=steps,
-        learning_rate=1e-5,
-        max_completion_length=64,
-        lora={"r": 8, "alpha": 16},
-        save_steps=10_000,
-        verifier={"workers": workers, "sandbox": sandbox, "timeout": 3.0},
-    )
-    summary = train_rl(cfg, progress=False)
-    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
-    table = Table(title="GRPO steps")
-    for col in ("step", "reward", "tests (pass rate)", "format", "completion tokens", "reward time share"):
-        table.add_column(col)
-    for r in (r for r in rows if "reward" in r):
-        table.add_row(
-            str(r["step"]),
-            f"{r['reward']:.3f}",
-            f"{r.get('rewards/tests_pass_rate/mean', 0):.3f}",
-            f"{r.get('rewards/format_code/mean', 0):.3f}",
-            f"{r.get('completions/mean_length', 0):.0f}",
-            f"{100 * r.get('reward_time_share', 0):.1f}%",
-        )
-    console.print(table)
-    console.print(f"{summary['steps']} steps; reward curve: {run_dir / 'rl_curves.png'}; policy: {run_dir / 'final'}")
-
-
-def _demo_sampling(console, out: Path, problems: Path, model: str, n: int, workers: int | None, sandbox: str) -> None:
-    """Sample ``n`` programs per problem from the model, verify them, show the pass rates."""
-    import importlib.util
-
-    from rich.table import Table
-
-    from tdrl.evaluation.report import evaluate
-    from tdrl.sampling.sample import SampleParams, sample_files
-
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
-        console.print("[yellow]sampling skipped: torch and transformers are not installed (pip install 'tdrl[llm]')[/]")
-        return
-    console.rule(f"[bold]tdrl demo: sampling {n} programs per problem from {model}")
-    samples = out / "samples.jsonl"
-    samples.unlink(missing_ok=True)
-    try:
-        summary = sample_files(
-            problems, samples, model, SampleParams(n=n, temperature=0.7, max_tokens=192, seed=0), progress=True
-        )
-    except FileNotFoundError as exc:
-        console.print(f"[yellow]sampling skipped: {exc}[/]")
-        return
     console.print(
-        f"{summary.samples} samples in {summary.seconds:.1f}s ({summary.samples_per_second:.2f} samples/s, "
-        f"{summary.completion_tokens / max(summary.seconds, 1e-9):.1f} tokens/s on this machine)"
+        "[dim]at full size: tdrl envs eval --env points --model embedded -n 64; "
+        "SFT vs RL: tdrl envs study --config examples/study_points.yaml[/]"
     )
-    (run,) = evaluate(problems, [samples], [1, n], out / "eval", plots=True, workers=workers, sandbox=sandbox, progress=False)
-    table = Table(title=f"{model}: pass rates of sampled programs")
-    for col in ("problem", "samples", "passing all tests", "mean test pass rate"):
+
+
+def _demo_study(console, out: Path, model: str, problems: int, n: int, rl_steps: int, workers: int | None, sandbox: str) -> None:
+    """The code study on ``problems`` train and held-out seeds: synthesized tests, held-out pass rates
+    before and after a few GRPO steps, as measured."""
+    import importlib.util
+
+    from rich.table import Table
+
+    missing = [m for m in ("torch", "transformers", "trl", "peft") if importlib.util.find_spec(m) is None]
+    if missing:
+        console.print(f"[yellow]code study skipped: {', '.join(missing)} not installed (pip install 'tdrl[llm,train]')[/]")
+        return
+    from tdrl.study.code import CodeStudyConfig, run_study
+
+    console.rule(f"[bold]tdrl demo: the code study, short ({problems} train and {problems} held-out problems, {model})")
+    cfg = CodeStudyConfig(
+        model=model,
+        out_dir=str(out / "study"),
+        train_limit=problems,
+        heldout_limit=problems,
+        synth={"tests_per_problem": 10, "min_tests": 5, "mutants": 8},
+        eval={"n": n, "temperature": 0.8, "max_tokens": 96, "batch_size": 16},
+        rl={
+            "max_steps": rl_steps,
+            "learning_rate": 1e-4,
+            "num_generations": 4,
+            "batch_size": 8,
+            "temperature": 0.8,
+            "max_completion_length": 96,
+            "lora": {"r": 16, "alpha": 32},
+        },
+        best_of_n=False,
+        bootstrap=1000,
+        workers=workers,
+        sandbox=sandbox,
+    )
+    try:
+        report = run_study(cfg, progress=False, say=lambda line: console.print(f"[dim]  {line}[/]"))
+    except FileNotFoundError as exc:
+        console.print(f"[yellow]code study skipped: {exc}[/]")
+        return
+    tests = report["tests"]
+    console.print(
+        f"synthesized tests: {tests['train']['tests']} for {tests['train']['kept']} train problems, "
+        f"{tests['heldout']['tests']} for {tests['heldout']['kept']} held-out problems "
+        f"(mutation score {tests['heldout']['quality']['mean_mutation_score']})"
+    )
+    curve = report["rl"]["reward_curve"]
+    console.print(
+        f"GRPO: {report['rl']['steps']} steps on {report['rl']['problems']} train problems, mean training reward "
+        f"{_mean_reward(curve):.3f} (a few steps show no trend; the held-out table is the measurement)"
+    )
+    table = Table(title=f"held-out problems ({report['problems']['synthesized']['heldout']}), {n} samples each at T=0.8")
+    for col in ("", "before RL", "after RL", "after - before (95% CI)"):
         table.add_column(col)
-    for pid, score in sorted(run.scores.problems.items()):
-        table.add_row(pid, str(score.n), str(score.c), f"{score.mean_pass_rate:.2f}")
+    held = report["heldout"]
+    for metric in held["before"]:
+        b, a, d = held["before"][metric], held["after"][metric], held["difference"][metric]
+        table.add_row(metric, f"{b['mean']:.3f}", f"{a['mean']:.3f}", f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]")
     console.print(table)
-    overall = run.summary["overall"]
-    console.print(f"pass@1 {overall['pass@1']:.3f}, pass@{n} {overall[f'pass@{n}']:.3f}; report and plots: {out / 'eval'}")
+    console.print(
+        f"{sum(report['seconds'].values()):.0f}s; a demo-sized study says little either way: the full study "
+        "(docs/study.md) has 70 train and 36 held-out problems and two seeds"
+    )
+    console.print(f"report: {out / 'study' / 'report.json'}; policy: {out / 'study' / 'final'}")
+    console.print("[dim]at full size: tdrl study code --config examples/study_code.yaml[/]")
+
+
+def _mean_reward(rows: list[dict]) -> float:
+    return sum(r["reward"] for r in rows) / len(rows) if rows else float("nan")

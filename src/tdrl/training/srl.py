@@ -59,12 +59,14 @@ def _rollout_rewards(policy: str, rows: list[dict], cfg: SRLConfig, max_tokens: 
 
     model = HFModel(resolve_model(policy))
     chat = cfg.prompt_format == "instruct" and model.has_chat_template
-    out = []
-    for i, row in enumerate(rows):
-        prompt = model.chat_prompt([{"role": "user", "content": row["prompt"]}]) if chat else row["prompt"]
-        gens = model.generate(prompt, n=cfg.rollouts, max_new_tokens=max_tokens, temperature=1.0, seed=seed + i)
-        out.append([step_reward(g.text, row["expert_step"], autojunk=cfg.autojunk, think=cfg.think) for g in gens])
-    return out
+    prompts = [model.chat_prompt([{"role": "user", "content": row["prompt"]}]) if chat else row["prompt"] for row in rows]
+    gens = model.generate_many(  # all rows' rollouts batched together across prompts
+        prompts, n=cfg.rollouts, max_new_tokens=max_tokens, temperature=1.0, seeds=[seed + i for i in range(len(rows))]
+    )
+    return [
+        [step_reward(g.text, row["expert_step"], autojunk=cfg.autojunk, think=cfg.think) for _, g in sorted(got.items())]
+        for row, got in zip(rows, gens)
+    ]
 
 
 def no_signal_warning(k: int, rewards: list[list[float]], cfg: SRLConfig, max_tokens: int) -> str:

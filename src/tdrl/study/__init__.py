@@ -1,0 +1,1 @@
+"""Studies that measure what the stages achieve end to end (``tdrl study ...``)."""
