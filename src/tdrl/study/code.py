@@ -242,13 +242,15 @@ def train_policy(cfg: CodeStudyConfig, out: Path, progress: bool) -> dict:
         "seed": cfg.seed,
         "save_steps": 10,
         "verifier": {"workers": cfg.workers, "sandbox": cfg.sandbox, "timeout": 3.0},
+        "merge": True,  # LoRA runs keep only the adapter unless asked: OUT/final is a plain folder
         **cfg.rl,
     }
     summary = train_rl(RLConfig(**settings), progress=progress)
     final = out / "final"
     if final.exists():
         shutil.rmtree(final)
-    shutil.copytree(out / "rl" / "final", final)
+    merged = out / "rl" / "final" / "merged"
+    shutil.copytree(merged if (merged / "config.json").exists() else out / "rl" / "final", final)
     rows = [json.loads(x) for x in (out / "rl" / "metrics.jsonl").read_text().splitlines() if x.strip()]
     summary["reward_curve"] = [
         {"step": r["step"], "reward": r["reward"], "completion_length": r.get("completions/mean_length")}
