@@ -15,9 +15,6 @@ import argparse
 import ast
 import asyncio
 import importlib.util
-import re
-import shlex
-import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,7 +23,7 @@ import pytest
 
 from tdrl.io import iter_jsonl, write_jsonl
 
-from .engines import need
+from .engines import documented_args, need
 from .test_adapters import HALF, HOSTILE, RIGHT, SQUARE, STDIO, STDIO_RIGHT
 from .test_reward_server import reward_server
 
@@ -37,15 +34,7 @@ pytestmark = pytest.mark.engines
 
 
 def documented_flags() -> list[str]:
-    """The arguments of the OpenRLHF command in docs/rl.md, its ``$(python -c ...)`` run as written."""
-    text = (ROOT / "docs" / "rl.md").read_text()
-    block = next(b for b in re.findall(r"```bash\n(.*?)```", text, re.S) if "openrlhf.cli.train_ppo_ray" in b)
-    command = block.split("openrlhf.cli.train_ppo_ray", 1)[1].replace("\\\n", " ")
-
-    def run(m):
-        return subprocess.run([sys.executable, "-c", m.group(1)], capture_output=True, text=True, check=True).stdout.strip()
-
-    return shlex.split(re.sub(r"\$\(python -c '([^']*)'\)", run, command))
+    return documented_args("openrlhf.cli.train_ppo_ray")
 
 
 def openrlhf_parser() -> argparse.ArgumentParser:

@@ -12,10 +12,6 @@ The config is verl's ``ppo_trainer`` composed with the overrides docs/rl.md give
 
 import inspect
 import os
-import re
-import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +19,7 @@ import pytest
 from tdrl.io import write_jsonl
 from tdrl.records import Problem
 
-from .engines import need
+from .engines import documented_args, need
 from .test_adapters import HALF, HOSTILE, RIGHT, SQUARE, STDIO, STDIO_RIGHT
 
 need("verl")
@@ -33,16 +29,7 @@ pytestmark = pytest.mark.engines
 
 
 def documented_overrides() -> list[str]:
-    """The ``key=value`` arguments of the verl command in docs/rl.md, its ``$(python -c ...)`` run as written."""
-    text = (ROOT / "docs" / "rl.md").read_text()
-    block = next(b for b in re.findall(r"```bash\n(.*?)```", text, re.S) if "verl.trainer.main_ppo" in b)
-    command = block.split("verl.trainer.main_ppo", 1)[1].replace("\\\n", " ")
-
-    def run(m):
-        return subprocess.run([sys.executable, "-c", m.group(1)], capture_output=True, text=True, check=True).stdout.strip()
-
-    command = re.sub(r"\$\(python -c '([^']*)'\)", run, command)
-    return shlex.split(command)
+    return documented_args("verl.trainer.main_ppo")
 
 
 def verl_config(overrides: list[str]):
