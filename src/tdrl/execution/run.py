@@ -1,14 +1,18 @@
 """File-to-file verification: problems + samples JSONL in, results JSONL out, resumable.
 
-This is what ``tdrl verify`` calls. Results are appended in completion order, one flushed
-line each; rerunning with the same ``--out`` skips every (problem_id, sample_id) already
+This is what ``tdrl verify`` and ``tdrl eval`` call, through :mod:`tdrl.runner` (locally, or
+with ``--ray`` on a cluster: :mod:`tdrl.scale.ray_verify`). Results are appended in completion
+order (on Ray, in input order), one flushed line each; rerunning with the same ``--out`` skips every (problem_id, sample_id) already
 there and cuts off a line torn by a crash, so nothing is lost or duplicated.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +20,10 @@ from tdrl.execution.calibration import CalibrationCache, calibrate_all
 from tdrl.execution.verifier import TimePolicy, Verifier
 from tdrl.execution.worker import Limits
 from tdrl.io import ResumableWriter, read_samples, read_usable_problems
-from tdrl.records import Result
+from tdrl.records import Problem, Result, Sample, TestResult
+from tdrl.runner import Executor, ProgressBar, Ray, Stage, Work, run_stage
+
+__all__ = ["ProgressBar", "VerifySummary", "VerifyWork", "infra_error_result", "latency_summary", "verify_files"]
 
 
 @dataclass
@@ -33,6 +40,11 @@ class VerifySummary:
     sample_ms: list[float] = field(default_factory=list)  # each new result's wall time in the sandbox
     lower_bounds: int = 0  # results whose pass rate is a lower bound (tests left not_run)
     unknown: int = 0  # samples of problems not in the problems file, left out (skip_unknown)
+    cluster: bool = False  # run on Ray; then what the cluster did:
+    nodes: int = 0
+    batches: int = 0
+    actor_deaths: int = 0
+    poisoned: int = 0
 
     def add(self, r: Result) -> None:
         self.samples += 1
@@ -73,42 +85,124 @@ def verify_files(
     progress: bool = True,
     calibration_cache: str | Path | None = None,
     skip_unknown: bool = False,
+    executor: Executor | None = None,
 ) -> VerifySummary:
     """Verify every sample of ``samples_path``; see the module doc for resume behaviour.
 
     Calibration reuses ``meta.time_limits`` and the on-disk cache (``calibration.py``;
     ``calibration_cache`` names its folder), so references run once per problem content. With ``skip_unknown``, samples of problems
     missing from ``problems_path`` are left out (counted in ``unknown``) instead of failing the run.
+    ``executor`` is where the sandboxes run (:mod:`tdrl.runner`; default here, with
+    ``workers`` sandboxes; on Ray ``workers`` is per node and ``samples_path`` may be a folder
+    of ``.jsonl``/``.parquet`` shards).
     """
     problems, unusable = read_usable_problems(problems_path)
     problems = {p.id: p for p in problems}
     skipped: dict[str, int] = {}
-    samples = list(read_samples(samples_path, set(problems) | set(unusable), skip_unknown, skipped))
-    summary = VerifySummary(unknown=sum(skipped.values()))
-    unusable.update(_uncompilable(problems, {s.problem_id for s in samples if s.problem_id in problems}))
-    if unusable:
-        dropped_path = Path(out_path).with_name(Path(out_path).name + ".dropped.jsonl")
-        with ResumableWriter(dropped_path, key=lambda d: (d["problem_id"], str(d["sample_id"]))) as dropped:
+    if Path(samples_path).is_dir():
+        from tdrl.scale.ray_verify import read_sample_shards
+
+        samples = read_sample_shards(samples_path, set(problems) | set(unusable), skip_unknown)
+    else:
+        samples = list(read_samples(samples_path, set(problems) | set(unusable), skip_unknown, skipped))
+        unusable.update(_uncompilable(problems, {s.problem_id for s in samples if s.problem_id in problems}))
+    summary = VerifySummary(unknown=sum(skipped.values()), cluster=isinstance(executor, Ray))
+    key = lambda d: (d["problem_id"], str(d["sample_id"]))  # noqa: E731
+    dropped_path = Path(out_path).with_name(Path(out_path).name + ".dropped.jsonl")
+    with (
+        ResumableWriter(out_path, key=key) as writer,
+        ResumableWriter(dropped_path, key=key) if unusable else contextlib.nullcontext() as dropped,
+    ):
+
+        def usable(samples) -> Iterator[Sample]:  # samples of unusable problems go to <out>.dropped.jsonl
             for s in samples:
-                if s.problem_id in unusable and s.key not in dropped.done:
+                if s.problem_id not in unusable:
+                    yield s
+                    continue
+                if s.key not in dropped.done:
                     dropped.write({"problem_id": s.problem_id, "sample_id": s.sample_id, "reason": unusable[s.problem_id]})
-                summary.dropped += s.problem_id in unusable
-    with ResumableWriter(out_path, key=lambda d: (d["problem_id"], str(d["sample_id"]))) as writer:
-        todo = [s for s in samples if s.key not in writer.done and s.problem_id not in unusable]
-        summary.skipped = len(samples) - len(todo) - sum(s.problem_id in unusable for s in samples)
-        with Verifier(
-            workers=workers, sandbox=sandbox, time_policy=time_policy, limits=limits, stop_on_first_failure=stop_on_first_failure
-        ) as verifier:
-            if calibrate:
-                cache = CalibrationCache(calibration_cache)
-                calibrate_all([problems[pid] for pid in sorted({s.problem_id for s in todo})], verifier, cache)
-            with ProgressBar(progress, len(todo)) as advance:
-                for result in verifier.map(problems, todo):
-                    writer.write(result)
-                    summary.add(result)
-                    advance()
-            summary.isolation = verifier.isolation
+                summary.dropped += 1
+
+        def write(sample: Sample, result: Result) -> None:
+            writer.write(result)
+            summary.add(result)
+            summary.isolation = result.sandbox or summary.isolation
+
+        options = {
+            "sandbox": sandbox,
+            "time_policy": time_policy,
+            "limits": limits,
+            "stop_on_first_failure": stop_on_first_failure,
+        }
+        stage = Stage(
+            items=list(usable(samples)) if isinstance(samples, list) else usable(samples),
+            work=VerifyWork,
+            args={"problems": problems, "options": options, "calibrate": calibrate, "calibration_cache": calibration_cache},
+            per_node=lambda node: {"workers": workers or (node.cpus if node else None)},
+            write=write,
+            done=lambda s: s.key in writer.done,
+            label="verify",
+            unit="samples",
+            ordered=False,
+            poisoned=lambda s, reason: infra_error_result(problems[s.problem_id], s, reason, summary.isolation),
+            batch_size=lambda nodes: max(32, 4 * (workers or max(n.cpus for n in nodes))),
+        )
+        run = run_stage(stage, executor, progress)
+    summary.skipped = run.skipped
+    if run.work is not None:
+        summary.isolation = run.work.verifier.isolation
+    if run.stats is not None:
+        summary.nodes, summary.batches = run.stats.nodes, run.stats.batches
+        summary.actor_deaths, summary.poisoned = run.stats.actor_deaths, run.stats.poisoned
     return summary
+
+
+class VerifyWork(Work):
+    """A :class:`~tdrl.execution.Verifier` with ``workers`` sandboxes; each problem is calibrated before its first sample."""
+
+    def __init__(self, problems: dict[str, Problem], workers: int | None, options: dict, calibrate: bool, calibration_cache=None):
+        self.problems = problems
+        self.verifier = Verifier(workers=workers, **options)
+        self.calibrate, self.cache = calibrate, calibration_cache
+        self.calibrated: set[str] = set()
+        self.lock = threading.Lock()  # on Ray, batches run on several threads; each problem is calibrated once
+
+    def start(self, items: list) -> None:
+        """Calibrate every problem to be verified at once, on the whole pool, through the on-disk cache."""
+        if self.calibrate:
+            pids = sorted({s.problem_id for s in items})
+            calibrate_all([self.problems[pid] for pid in pids], self.verifier, CalibrationCache(self.cache))
+            self.calibrated.update(pids)
+
+    def map(self, items, emit, ordered: bool = True) -> None:
+        """Results as they complete (``verifier.map``), or in input order."""
+        if ordered:
+            items = list(items)
+            if self.calibrate:
+                with self.lock:
+                    for pid in sorted({s.problem_id for s in items} - self.calibrated):
+                        self.verifier.calibrate(self.problems[pid])
+                        self.calibrated.add(pid)
+            futures = [self.verifier.submit(self.problems[s.problem_id], s) for s in items]
+            for sample, future in zip(items, futures):
+                emit(sample, future.result())
+            return
+        for result in self.verifier.map(self.problems, items):
+            emit(None, result)
+
+    def close(self) -> None:
+        self.verifier.close()
+
+
+def infra_error_result(problem: Problem, sample: Sample, reason: str, sandbox: str = "") -> Result:
+    """The record of a sample the cluster could not verify: ``infra_error`` on every test."""
+    from tdrl.execution.extract import extract_code
+    from tdrl.execution.plan import compile_problem
+
+    plan = compile_problem(problem)
+    code, rule = extract_code(sample.completion, problem.prompt, None if plan.mode == "stdio" else problem.entry_point)
+    tests = [TestResult("infra_error", 0.0, reason[:300]) for _ in plan.checks]
+    return Result(problem.id, sample.sample_id, "infra_error", 0.0, tests, 0.0, code, rule, reason[:500], sandbox=sandbox)
 
 
 def _uncompilable(problems: dict, used: set[str]) -> dict[str, str]:
@@ -123,34 +217,3 @@ def _uncompilable(problems: dict, used: set[str]) -> dict[str, str]:
         except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as exc:
             bad[pid] = f"tests cannot be compiled: {type(exc).__name__}: {str(exc)[:200]}"
     return bad
-
-
-class ProgressBar:
-    """A rich progress bar with rate and ETA, or nothing."""
-
-    def __init__(self, enabled: bool, total: int, label: str = "verify", unit: str = "samples"):
-        self.enabled, self.total, self.label, self.unit = enabled, total, label, unit
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
-        from rich.text import Text
-
-        unit = self.unit
-
-        class Rate(ProgressColumn):
-            # items done over time since the start: rich's own speed is over its last few updates, which
-            # reads as thousands per second when a batch of items lands at once
-            def render(self, task):  # type: ignore[override]
-                elapsed = task.elapsed or 0.0
-                return Text(f"{task.completed / elapsed:.2f} {unit}/s" if elapsed > 0 and task.completed else f"- {unit}/s")
-
-        self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn())
-        self.bar.start()
-        task = self.bar.add_task(self.label, total=self.total)
-        return lambda: self.bar.advance(task)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self.bar.stop()

@@ -1,6 +1,8 @@
 """``tdrl verify --ray`` and ``tdrl eval --ray``: verification on a pool of per-node actors.
 
-Each node runs one :class:`VerifyActor` holding an ordinary :class:`~tdrl.execution.Verifier`
+The stage is :func:`tdrl.execution.run.verify_files`; this module names its Ray executor's
+pieces. Each node runs one :class:`VerifyActor` (the stage's own
+:class:`~tdrl.execution.run.VerifyWork`) holding an ordinary :class:`~tdrl.execution.Verifier`
 whose sandbox pool is as wide as the node's CPUs (or ``workers``). The actor calibrates
 each problem's time limits on first sight, exactly as the local path does before it
 starts, and returns the verifier's own :class:`~tdrl.records.Result` objects, so a record
@@ -15,63 +17,17 @@ read by Ray Data as a stream in file order.
 
 from __future__ import annotations
 
-import threading
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from tdrl.execution.run import ProgressBar, VerifySummary
-from tdrl.execution.verifier import TimePolicy
-from tdrl.execution.worker import Limits
-from tdrl.io import ResumableWriter, read_problems, read_samples
-from tdrl.records import Problem, Result, Sample, TestResult
-from tdrl.scale.cluster import connect, cpu_nodes, place_on
-from tdrl.scale.shard import ShardStats, run_sharded
+from tdrl.execution.run import VerifySummary, VerifyWork, infra_error_result, verify_files
+from tdrl.records import Sample
+from tdrl.runner import Ray
 
+VerifyActor = VerifyWork  # what runs on each node
+RayVerifySummary = VerifySummary  # with ``cluster`` set and the cluster's counts filled in
 
-class VerifyActor:
-    """One node's verifier (wrapped by ``ray.remote`` at run time, so Ray stays optional)."""
-
-    def __init__(self, problems: dict[str, Problem], workers: int, options: dict, calibrate: bool):
-        from tdrl.execution.verifier import Verifier
-
-        self.problems = problems
-        self.verifier = Verifier(workers=workers, **options)
-        self.calibrate = calibrate
-        self.calibrated: set[str] = set()
-        self.lock = threading.Lock()  # batches run on several threads; each problem is calibrated once
-
-    def run(self, samples: list[Sample]) -> list[Result]:
-        """Verify a batch; one result per sample, in the batch's order."""
-        if self.calibrate:
-            with self.lock:
-                for pid in sorted({s.problem_id for s in samples} - self.calibrated):
-                    self.verifier.calibrate(self.problems[pid])
-                    self.calibrated.add(pid)
-        futures = [self.verifier.submit(self.problems[s.problem_id], s) for s in samples]
-        return [f.result() for f in futures]
-
-
-@dataclass
-class RayVerifySummary(VerifySummary):
-    """:class:`~tdrl.execution.run.VerifySummary` plus what the cluster did."""
-
-    nodes: int = 0
-    batches: int = 0
-    actor_deaths: int = 0
-    poisoned: int = 0
-
-
-def infra_error_result(problem: Problem, sample: Sample, reason: str, sandbox: str = "") -> Result:
-    """The record of a sample the cluster could not verify: ``infra_error`` on every test."""
-    from tdrl.execution.extract import extract_code
-    from tdrl.execution.plan import compile_problem
-
-    plan = compile_problem(problem)
-    code, rule = extract_code(sample.completion, problem.prompt, None if plan.mode == "stdio" else problem.entry_point)
-    tests = [TestResult("infra_error", 0.0, reason[:300]) for _ in plan.checks]
-    return Result(problem.id, sample.sample_id, "infra_error", 0.0, tests, 0.0, code, rule, reason[:500], sandbox=sandbox)
+__all__ = ["RayVerifySummary", "VerifyActor", "infra_error_result", "ray_verify_files", "read_sample_shards"]
 
 
 def read_sample_shards(path: str | Path, problem_ids: set[str], skip_unknown: bool = False) -> Iterator[Sample]:
@@ -105,83 +61,20 @@ def ray_verify_files(
     problems_path: str | Path,
     samples_path: str | Path,
     out_path: str | Path,
-    workers: int | None = None,
-    time_policy: TimePolicy | None = None,
-    limits: Limits | None = None,
-    sandbox: str = "auto",
-    calibrate: bool = True,
-    stop_on_first_failure: bool = False,
-    progress: bool = True,
+    *,
     address: str | None = "local",
     batch_size: int | None = None,
     in_flight: int = 2,
     max_retries: int = 2,
     actor_cls: type = VerifyActor,
-    skip_unknown: bool = False,
-) -> RayVerifySummary:
-    """:func:`~tdrl.execution.run.verify_files` on a Ray cluster (see the module doc).
+    **options,
+) -> VerifySummary:
+    """:func:`~tdrl.execution.run.verify_files` on a Ray cluster (see the module doc); ``options`` are its keywords.
 
     ``workers`` is per node (default: the node's CPUs). ``batch_size`` defaults to four times
     the widest node's sandboxes (at least 32): enough to keep every sandbox busy, few
     enough round trips (each costs milliseconds). ``actor_cls`` may be a subclass of :class:`VerifyActor` (the fault tests use one
     that dies on a marked sample).
     """
-    connect(address)
-    import ray
-
-    problems = {p.id: p for p in read_problems(problems_path)}
-    shards = Path(samples_path).is_dir()
-    skipped: dict[str, int] = {}
-    samples = (
-        read_sample_shards(samples_path, set(problems), skip_unknown)
-        if shards
-        else list(read_samples(samples_path, set(problems), skip_unknown, skipped))
-    )
-    summary = RayVerifySummary()
-    summary.unknown = sum(skipped.values())
-    stats = ShardStats()
-    options = {
-        "sandbox": sandbox,
-        "time_policy": time_policy,
-        "limits": limits,
-        "stop_on_first_failure": stop_on_first_failure,
-    }
-    problems_ref = ray.put(problems)
-    remote_cls = ray.remote(num_cpus=1, max_restarts=0, max_concurrency=in_flight)(actor_cls)
-    batch_size = batch_size or max(32, 4 * (workers or max(n.cpus for n in cpu_nodes())))
-
-    def make_actor(node):
-        name = f"tdrl-verify-{uuid.uuid4().hex[:12]}"  # named, to be found in the dashboard and by tests
-        return remote_cls.options(name=name, scheduling_strategy=place_on(node.node_id)).remote(
-            problems_ref, workers or node.cpus, options, calibrate
-        )
-
-    with ResumableWriter(out_path, key=lambda d: (d["problem_id"], str(d["sample_id"]))) as writer:
-        total = None if shards else sum(s.key not in writer.done for s in samples)
-
-        def todo() -> Iterator[Sample]:
-            for sample in samples:
-                if sample.key in writer.done:
-                    summary.skipped += 1
-                else:
-                    yield sample
-
-        def poisoned(sample: Sample, reason: str) -> Result:
-            return infra_error_result(problems[sample.problem_id], sample, reason, summary.isolation)
-
-        with ProgressBar(progress, total) as advance:
-            results = run_sharded(
-                todo(), make_actor, poisoned, batch_size=batch_size, in_flight=in_flight, max_retries=max_retries, stats=stats
-            )
-            for result in results:
-                writer.write(result)
-                summary.add(result)
-                summary.isolation = result.sandbox or summary.isolation
-                advance()
-    summary.nodes, summary.batches, summary.actor_deaths, summary.poisoned = (
-        stats.nodes,
-        stats.batches,
-        stats.actor_deaths,
-        stats.poisoned,
-    )
-    return summary
+    executor = Ray(address, batch_size=batch_size, in_flight=in_flight, max_retries=max_retries, actor_cls=actor_cls)
+    return verify_files(problems_path, samples_path, out_path, executor=executor, **options)
