@@ -146,17 +146,16 @@ class Ray:
     in_flight: int = 2  # batches at once on each actor
     max_retries: int = 2
     actor_cls: type | None = None  # a subclass of the stage's work (the fault tests use one that dies)
-    stats: Any = field(default=None, repr=False)
-    started: bool = field(default=False, repr=False)
+    started: bool = field(default=False, repr=False)  # this executor started the cluster it is connected to
+    held: bool = field(default=False, repr=False)  # inside ``with``
 
     def __enter__(self) -> Ray:
-        """Connect for the duration of a command; a cluster started here is stopped on exit."""
-        from tdrl.scale.cluster import connect
-
-        self.started = connect(self.address)
+        """Hold the connection (made by the first stage run) for the whole ``with``; a cluster started here is stopped on exit."""
+        self.held = True
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.held = False
         if self.started:
             from tdrl.scale.cluster import require_ray
 
@@ -173,7 +172,8 @@ class Ray:
         from tdrl.scale.cluster import connect, cpu_nodes, place_on, require_ray
         from tdrl.scale.shard import ShardStats, run_sharded
 
-        connect(self.address)  # a no-op inside ``with``
+        started = connect(self.address)  # a no-op when already connected
+        self.started = self.started or (started and self.held)
         ray = require_ray()
         run.stats = ShardStats()
         shared = {k: ray.put(v) for k, v in stage.args.items()}

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tdrl.io import ResumableWriter, read_problems
 from tdrl.llm.hf import stable_seed
+from tdrl.runner import Executor, Local, Stage, Work, run_stage
 from tdrl.sampling.prompts import build_prompt
 
 
@@ -60,83 +61,117 @@ def sample_files(
     max_batch_tokens: int | None = 32768,
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    executor: Executor | None = None,
 ) -> SampleSummary:
     """Write ``params.n`` samples per problem to ``out_path`` (see the module doc).
 
     hf: ``batch_size`` sequences of several problems are generated together, at most
-    ``max_batch_tokens`` prompt-plus-new tokens per batch (the memory bound)."""
+    ``max_batch_tokens`` prompt-plus-new tokens per batch (the memory bound). openai: on a
+    Ray ``executor`` each node's actor keeps ``concurrency`` requests in flight."""
+    if backend not in ("hf", "openai"):
+        raise ValueError(f"unknown backend {backend!r} (hf, openai)")
+    if backend == "hf":
+        (executor or Local()).require_local(
+            "--ray samples through an OpenAI-compatible server: add --backend openai --base-url URL"
+        )
     problems = read_problems(problems_path)
     summary = SampleSummary(problems=len(problems))
     with ResumableWriter(out_path, key=lambda d: (d["problem_id"], str(d["sample_id"]))) as writer:
-        todo = [p for p in problems if any((p.id, str(i)) not in writer.done for i in range(params.n))]
-        summary.skipped = len(problems) - len(todo)
-        t0 = time.monotonic()
+
+        def write(problem, records: list[dict]) -> None:
+            for record in records:
+                if (record["problem_id"], record["sample_id"]) in writer.done:
+                    continue
+                writer.write(record)
+                summary.samples += 1
+                summary.completion_tokens += record["completion_tokens"]
+                summary.finish[record["finish_reason"]] += 1
+
         if backend == "hf":
-            _sample_hf(todo, writer, model, params, batch_size, max_batch_tokens, summary, progress)
-        elif backend == "openai":
-            asyncio.run(_sample_openai(todo, writer, model, params, base_url, concurrency, cache_dir, summary, progress))
+            work, args = HFSampling, {"batch_size": batch_size, "max_batch_tokens": max_batch_tokens, "done": writer.done}
         else:
-            raise ValueError(f"unknown backend {backend!r} (hf, openai)")
+            fmt = "instruct" if params.prompt_format == "auto" else params.prompt_format
+            work, args = OpenAISampling, {"fmt": fmt, "base_url": base_url, "concurrency": concurrency, "cache_dir": cache_dir}
+        stage = Stage(
+            items=problems,
+            work=work,
+            args={"model": model, "params": params, **args},
+            write=write,
+            done=lambda p: all((p.id, str(i)) in writer.done for i in range(params.n)),
+            label="sample",
+            unit="problems",
+            ordered=False,
+            poisoned=_unsampled,
+            batch_size=4 * concurrency,
+        )
+        t0 = time.monotonic()
+        summary.skipped = run_stage(stage, executor, progress).skipped
         summary.seconds = time.monotonic() - t0
     return summary
 
 
-def _record(problem, i, gen, model, backend, params, fmt) -> dict:
-    return {
-        "problem_id": problem.id,
-        "sample_id": str(i),
-        "completion": gen.text,
-        "model": model,
-        "backend": backend,
-        "prompt_format": fmt,
-        "params": {
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "max_tokens": params.max_tokens,
-            "seed": params.seed,
-            "n": params.n,
-        },
-        "prompt_tokens": gen.prompt_tokens,
-        "completion_tokens": gen.completion_tokens,
-        "finish_reason": gen.finish_reason,
-    }
+def _unsampled(problem, reason: str):
+    # sampling runs no untrusted code: a problem whose actor dies on every attempt stops the run
+    raise RuntimeError(f"sampling problem {problem.id!r} failed: {reason}")
 
 
-def _write(writer, summary, problem, gens, model, backend, params, fmt) -> None:
-    """Write the generations not yet in ``writer`` (``gens``: a list, or a dict by sample index)."""
-    for i, gen in gens.items() if isinstance(gens, dict) else enumerate(gens):
-        if (problem.id, str(i)) in writer.done:
-            continue
-        writer.write(_record(problem, i, gen, model, backend, params, fmt))
-        summary.samples += 1
-        summary.completion_tokens += gen.completion_tokens
-        summary.finish[gen.finish_reason] += 1
+def sample_records(problem, gens, model: str, backend: str, params: SampleParams, fmt: str) -> list[dict]:
+    """One output line per generation (``gens``: a list, or a dict by sample index)."""
+    return [
+        {
+            "problem_id": problem.id,
+            "sample_id": str(i),
+            "completion": gen.text,
+            "model": model,
+            "backend": backend,
+            "prompt_format": fmt,
+            "params": {
+                "temperature": params.temperature,
+                "top_p": params.top_p,
+                "max_tokens": params.max_tokens,
+                "seed": params.seed,
+                "n": params.n,
+            },
+            "prompt_tokens": gen.prompt_tokens,
+            "completion_tokens": gen.completion_tokens,
+            "finish_reason": gen.finish_reason,
+        }
+        for i, gen in (gens.items() if isinstance(gens, dict) else enumerate(gens))
+    ]
 
 
-def _sample_hf(problems, writer, model_name, params, batch_size, max_batch_tokens, summary, progress) -> None:
-    """All missing samples of ``problems`` in length-sorted batches across problems (``HFModel.generate_many``),
-    written as each problem completes."""
-    from tdrl.execution.run import ProgressBar
-    from tdrl.llm.embedded import resolve_model
-    from tdrl.llm.hf import HFModel
+class HFSampling(Work):
+    """All missing samples of the problems in length-sorted batches across problems (``HFModel.generate_many``),
+    handed on as each problem completes. Runs locally only (a model on this machine)."""
 
-    model = HFModel(resolve_model(model_name))
-    fmt = params.prompt_format
-    if fmt == "auto":
-        fmt = "instruct" if model.has_chat_template else "completion"
-    texts, stops = [], []
-    for problem in problems:
-        messages, prompt, stop = build_prompt(problem, fmt)
-        texts.append(model.chat_prompt(messages) if messages is not None else prompt)
-        stops.append(params.stop or stop)
-    todo = [[i for i in range(params.n) if (p.id, str(i)) not in writer.done] for p in problems]
-    with ProgressBar(progress, len(problems), "sample", "problems") as advance:
+    def __init__(self, model: str, params: SampleParams, batch_size: int, max_batch_tokens: int | None, done: set):
+        from tdrl.llm.embedded import resolve_model
+        from tdrl.llm.hf import HFModel
+
+        self.name, self.params, self.batch_size, self.max_batch_tokens, self.done = (
+            model,
+            params,
+            batch_size,
+            max_batch_tokens,
+            done,
+        )
+        self.model = HFModel(resolve_model(model))
+        fmt = params.prompt_format
+        self.fmt = ("instruct" if self.model.has_chat_template else "completion") if fmt == "auto" else fmt
+
+    def map(self, items, emit, ordered: bool = True) -> None:
+        problems, params = list(items), self.params
+        texts, stops = [], []
+        for problem in problems:
+            messages, prompt, stop = build_prompt(problem, self.fmt)
+            texts.append(self.model.chat_prompt(messages) if messages is not None else prompt)
+            stops.append(params.stop or stop)
+        todo = [[i for i in range(params.n) if (p.id, str(i)) not in self.done] for p in problems]
 
         def done(index: int, gens: dict) -> None:
-            _write(writer, summary, problems[index], gens, model_name, "hf", params, fmt)
-            advance()
+            emit(problems[index], sample_records(problems[index], gens, self.name, "hf", params, self.fmt))
 
-        model.generate_many(
+        self.model.generate_many(
             texts,
             n=params.n,
             max_new_tokens=params.max_tokens,
@@ -144,8 +179,8 @@ def _sample_hf(problems, writer, model_name, params, batch_size, max_batch_token
             top_p=params.top_p,
             seeds=[stable_seed(params.seed, p.id) for p in problems],
             stop=stops,
-            batch_size=batch_size,
-            max_batch_tokens=max_batch_tokens,
+            batch_size=self.batch_size,
+            max_batch_tokens=self.max_batch_tokens,
             todo=todo,
             on_done=done,
         )
@@ -167,18 +202,32 @@ async def generate_openai(backend, problem, params: SampleParams, fmt: str) -> l
     )
 
 
-async def _sample_openai(problems, writer, model_name, params, base_url, concurrency, cache_dir, summary, progress) -> None:
-    from tdrl.execution.run import ProgressBar
+class OpenAISampling(Work):
+    """Each problem's generations from an OpenAI-compatible server, ``concurrency`` requests in flight."""
+
+    def __init__(self, model: str, params: SampleParams, fmt: str, base_url: str | None, concurrency: int, cache_dir):
+        self.model, self.params, self.fmt = model, params, fmt
+        self.base_url, self.concurrency, self.cache_dir = base_url, concurrency, cache_dir
+
+    def map(self, items, emit, ordered: bool = True) -> None:
+        # no async method here: Ray would make this an async actor, on whose loop asyncio.run cannot run
+        asyncio.run(_sample_openai(self, list(items), emit, ordered))
+
+
+async def _sample_openai(work: OpenAISampling, problems: list, emit, ordered: bool) -> None:
     from tdrl.llm.openai_backend import OpenAIBackend
 
-    backend = OpenAIBackend(model_name, base_url=base_url, concurrency=concurrency, cache_dir=cache_dir)
-    fmt = "instruct" if params.prompt_format == "auto" else params.prompt_format
+    # each call gets its own client (a Ray actor runs several at once), and so its own ``concurrency`` bound
+    backend = OpenAIBackend(work.model, base_url=work.base_url, concurrency=work.concurrency, cache_dir=work.cache_dir)
 
     async def one(problem):
-        return problem, await generate_openai(backend, problem, params, fmt)
+        gens = await generate_openai(backend, problem, work.params, work.fmt)
+        return problem, sample_records(problem, gens, work.model, "openai", work.params, work.fmt)
 
-    with ProgressBar(progress, len(problems), "sample", "problems") as advance:
-        for fut in asyncio.as_completed([one(p) for p in problems]):
-            problem, gens = await fut
-            _write(writer, summary, problem, gens, model_name, "openai", params, fmt)
-            advance()
+    jobs = [one(p) for p in problems]
+    if ordered:
+        for problem, records in await asyncio.gather(*jobs):
+            emit(problem, records)
+    else:
+        for job in asyncio.as_completed(jobs):
+            emit(*await job)
