@@ -41,6 +41,7 @@ class SynthOutcome:
     problem: Problem | None
     reason: str | None = None
     stats: dict = field(default_factory=dict)
+    errors: list[str] | None = None  # the LLM methods: why each unusable answer was refused
 
 
 def _literal(value) -> str | None:

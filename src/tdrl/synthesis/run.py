@@ -10,15 +10,14 @@ and ``mutation_scores.png``.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tdrl.execution import Verifier
 from tdrl.execution.calibration import annotate
-from tdrl.execution.run import ProgressBar
 from tdrl.io import ResumableWriter, iter_jsonl, read_usable_problems
 from tdrl.records import RecordError
+from tdrl.runner import Executor, Local, Stage, Work, run_stage
 from tdrl.synthesis.reference import SynthConfig, SynthOutcome, synthesize_reference
 
 
@@ -36,9 +35,10 @@ def _contaminated(problem, index) -> list[str]:
     return index.overlap(problem.prompt or "") if index is not None else []
 
 
-def record_outcome(out, dropped, summary: SynthSummary, item_id: str, problem, reason, stats, index, errors=None) -> None:
+def record_outcome(out, dropped, summary: SynthSummary, item_id: str, outcome: SynthOutcome, index) -> None:
     """Write one problem's (or seed's) outcome: the problem when kept and not contaminated, else a
     dropped record with the reason (and, for the LLM methods, ``attempt_errors``); count it."""
+    problem, reason = outcome.problem, outcome.reason
     overlap = _contaminated(problem, index) if problem is not None else []
     if overlap:
         problem, reason = None, f"overlaps benchmark prompts: {', '.join(overlap[:5])}"
@@ -47,11 +47,11 @@ def record_outcome(out, dropped, summary: SynthSummary, item_id: str, problem, r
         summary.kept += 1
         summary.tests += len(problem.tests)
         return
-    record = {"id": item_id, "reason": reason, "stats": stats}
-    if errors is not None:
-        record["attempt_errors"] = errors
+    record = {"id": item_id, "reason": reason, "stats": outcome.stats}
+    if outcome.errors is not None:
+        record["attempt_errors"] = outcome.errors
     dropped.write(record)
-    key = reason if errors is None else reason.split(":")[0]
+    key = reason if outcome.errors is None else reason.split(":")[0]
     summary.dropped[key] = summary.dropped.get(key, 0) + 1
 
 
@@ -73,6 +73,9 @@ class LLMOptions:
     max_disagreement: float = 0.0  # oracle: largest share of inputs where brute force and solution may differ
 
 
+METHODS = ("reference", "llm", "llm+reference", "oracle")
+
+
 def synth_files(
     problems_path: str | Path,
     out_path: str | Path,
@@ -85,23 +88,40 @@ def synth_files(
     llm: LLMOptions | None = None,
     decontaminate: list[str | Path] | None = None,
     ngram: int = 13,
+    executor: Executor | None = None,
+    batch_size: int = 8,
 ) -> SynthSummary:
-    """Synthesize tests for every problem (or, for the llm methods, every seed) of ``problems_path``."""
+    """Synthesize tests for every problem (or, for the llm methods, every seed) of ``problems_path``.
+
+    The LLM methods handle seeds on a thread pool as wide as the backend's useful
+    concurrency, so with an OpenAI-compatible server up to ``llm.concurrency`` requests are
+    in flight while earlier answers run in the sandbox. Output is written as each item
+    finishes, in input order. On a Ray ``executor`` (:mod:`tdrl.scale.ray_synth`) each node
+    runs the same work on ``batch_size`` items at a time; ``workers`` is per node.
+    """
     import time
 
     from tdrl.synthesis.decontaminate import BenchmarkIndex
 
-    index = BenchmarkIndex(decontaminate, ngram) if decontaminate else None
-    if method in ("llm", "llm+reference", "oracle"):
-        return _synth_llm(
-            problems_path, Path(out_path), cfg, method, llm or LLMOptions(), workers, sandbox, report_dir, progress, index
-        )
-    if method != "reference":
+    opts = llm or LLMOptions()
+    if method not in METHODS:
         raise ValueError(f"unknown method {method!r} (reference, llm, llm+reference, oracle)")
-    problems, unusable = read_usable_problems(problems_path)
+    if method != "reference" and opts.backend != "openai":
+        (executor or Local()).require_local(f"--ray with --method {method} needs --backend openai (local models are not sharded)")
+    index = BenchmarkIndex(decontaminate, ngram) if decontaminate else None
     out_path = Path(out_path)
     dropped_path = out_path.with_name(out_path.name + ".dropped.jsonl")
-    summary = SynthSummary(problems=len(problems) + len(unusable))
+    unusable: dict[str, str] = {}
+    if method == "reference":
+        problems, unusable = read_usable_problems(problems_path)
+        items: list = problems
+    else:
+        from tdrl.synthesis.llm import read_seeds
+
+        seeds = read_seeds(problems_path)
+        solutions = read_solutions(opts.solutions, {s.id for s in seeds}) if opts.solutions else {}
+        items = [(seed, solutions.get(seed.id, [])) for seed in seeds]
+    summary = SynthSummary(problems=len(items) + len(unusable))
     t0 = time.monotonic()
     with ResumableWriter(out_path, key=lambda d: d["id"]) as out, ResumableWriter(dropped_path, key=lambda d: d["id"]) as dropped:
         for pid, reason in unusable.items():  # test values that do not read back: dropped, the run goes on
@@ -109,21 +129,54 @@ def synth_files(
                 dropped.write({"id": pid, "reason": reason, "stats": {}})
                 key = "test values do not read back"
                 summary.dropped[key] = summary.dropped.get(key, 0) + 1
-        todo = [p for p in problems if p.id not in out.done and p.id not in dropped.done]
-        summary.skipped = len(problems) - len(todo)
-        with (
-            Verifier(workers=workers, sandbox=sandbox) as verifier,
-            ThreadPoolExecutor(max_workers=2 * verifier.n_workers) as pool,
-        ):
-            with ProgressBar(progress, len(todo), "synth", "problems") as advance:
-                for problem, outcome in zip(todo, pool.map(lambda p: _timed(_synthesize_one(p, verifier, cfg), verifier), todo)):
-                    reason = None if outcome.problem is not None else outcome.reason
-                    record_outcome(out, dropped, summary, problem.id, outcome.problem, reason, outcome.stats, index)
-                    advance()
+        item_id = (lambda p: p.id) if method == "reference" else (lambda item: item[0].id)
+        stage = Stage(
+            items=items,
+            work=SynthWork,
+            args={"cfg": cfg, "method": method, "opts": opts, "sandbox": sandbox},
+            per_node=lambda node: {"workers": workers or (node.cpus if node else None)},
+            write=lambda item, outcome: record_outcome(out, dropped, summary, item_id(item), outcome, index),
+            done=lambda item: item_id(item) in out.done or item_id(item) in dropped.done,
+            label="synth",
+            unit="problems" if method == "reference" else "seeds",
+            poisoned=lambda item, reason: SynthOutcome(None, f"infra_error: {reason}", {}, None if method == "reference" else []),
+            batch_size=batch_size,
+            skip_empty=method != "reference",  # no model loaded for nothing
+        )
+        summary.skipped = run_stage(stage, executor, progress).skipped
     summary.seconds = time.monotonic() - t0
     if report_dir:
         quality_report(out_path, Path(report_dir))
     return summary
+
+
+class SynthWork(Work):
+    """A :class:`~tdrl.execution.Verifier` (and, for the LLM methods, a :class:`~tdrl.llm.chat.Chat`) and one item's synthesis."""
+
+    def __init__(self, cfg: SynthConfig, method: str, opts: LLMOptions, workers: int | None, sandbox: str):
+        self.cfg, self.method, self.opts = cfg, method, opts
+        self.chat = None
+        if method != "reference":
+            from tdrl.llm.chat import Chat
+
+            o = opts
+            self.chat = Chat(o.model, o.backend, o.base_url, o.concurrency, o.cache_dir, o.max_tokens, o.temperature)
+        self.verifier = Verifier(workers=workers, sandbox=sandbox)
+        # each problem issues several sandbox runs: twice the sandboxes keeps them busy; a chat as many as it serves
+        self.threads = 2 * self.verifier.n_workers if self.chat is None else max(self.chat.parallel, 1)
+
+    def one(self, item) -> SynthOutcome:
+        """A problem's outcome (reference), or a ``(seed, solutions)`` item's (the LLM methods)."""
+        if self.chat is None:
+            return timed(_synthesize_one(item, self.verifier, self.cfg), self.verifier)
+        seed, samples = item
+        one = oracle_seed if self.method == "oracle" else llm_seed
+        return _guarded(one, seed, self.chat, self.verifier, self.cfg, self.method, self.opts, samples)
+
+    def close(self) -> None:
+        self.verifier.close()
+        if self.chat is not None:
+            self.chat.close()
 
 
 def _synthesize_one(problem, verifier, cfg: SynthConfig) -> SynthOutcome:
@@ -135,7 +188,7 @@ def _synthesize_one(problem, verifier, cfg: SynthConfig) -> SynthOutcome:
         return SynthOutcome(None, f"synthesis failed: {type(exc).__name__}: {str(exc)[:200]}", {"method": "reference"})
 
 
-def _timed(outcome, verifier):
+def timed(outcome: SynthOutcome, verifier) -> SynthOutcome:
     """Store the reference's per-test times in a kept problem (``meta.time_limits``), so verify need not rerun it."""
     if outcome.problem is not None and outcome.reason is None:
         annotate(outcome.problem, verifier)
@@ -187,63 +240,7 @@ def quality_report(synth_path: Path, report_dir: Path) -> dict:
     return result
 
 
-def _synth_llm(
-    seeds_path,
-    out_path: Path,
-    cfg: SynthConfig,
-    method: str,
-    opts: LLMOptions,
-    workers,
-    sandbox,
-    report_dir,
-    progress,
-    index=None,
-) -> SynthSummary:
-    """The LLM methods: one question per seed, answers parsed, run in the sandbox, filtered, written.
-
-    Seeds are handled on a thread pool as wide as the backend's useful concurrency, so
-    with an OpenAI-compatible server up to ``opts.concurrency`` requests are in flight
-    while earlier answers run in the sandbox. Output is written as each seed finishes.
-    """
-    import time
-
-    from tdrl.llm.chat import Chat
-    from tdrl.synthesis.llm import read_seeds
-
-    seeds = read_seeds(seeds_path)
-    solutions = _read_solutions(opts.solutions, {s.id for s in seeds}) if opts.solutions else {}
-    dropped_path = out_path.with_name(out_path.name + ".dropped.jsonl")
-    summary = SynthSummary(problems=len(seeds))
-    t0 = time.monotonic()
-    with (
-        ResumableWriter(out_path, key=lambda d: d["id"]) as out,
-        ResumableWriter(dropped_path, key=lambda d: d["id"]) as dropped,
-    ):
-        todo = [s for s in seeds if s.id not in out.done and s.id not in dropped.done]
-        summary.skipped = len(seeds) - len(todo)
-        if todo:
-            with (
-                Chat(
-                    opts.model, opts.backend, opts.base_url, opts.concurrency, opts.cache_dir, opts.max_tokens, opts.temperature
-                ) as chat,
-                Verifier(workers=workers, sandbox=sandbox) as verifier,
-                ThreadPoolExecutor(max_workers=max(chat.parallel, 1)) as pool,
-                ProgressBar(progress, len(todo), "synth", "seeds") as advance,
-            ):
-                one = _oracle_seed if method == "oracle" else _llm_seed
-                jobs = pool.map(
-                    lambda seed: _guarded(one, seed, chat, verifier, cfg, method, opts, solutions.get(seed.id, [])), todo
-                )
-                for seed, (problem, reason, stats, errors) in zip(todo, jobs):
-                    record_outcome(out, dropped, summary, seed.id, problem, reason, stats, index, errors)
-                    advance()
-    summary.seconds = time.monotonic() - t0
-    if report_dir:
-        quality_report(out_path, Path(report_dir))
-    return summary
-
-
-def _read_solutions(path, seed_ids: set[str]) -> dict[str, list]:
+def read_solutions(path, seed_ids: set[str]) -> dict[str, list]:
     """Samples JSONL (``tdrl sample`` output) from a strong model, grouped by seed id."""
     from tdrl.io import read_samples
 
@@ -291,17 +288,17 @@ def _guarded(one, seed, *args):
         return one(seed, *args)
     except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError, RecordError) as exc:
         reason = f"synthesis failed: {type(exc).__name__}: {str(exc)[:200]}"
-        return None, reason, {"method": args[3]}, [reason]
+        return SynthOutcome(None, reason, {"method": args[3]}, [reason])
 
 
-def _llm_seed(seed, chat, verifier, cfg: SynthConfig, method: str, opts: LLMOptions, samples):
+def llm_seed(seed, chat, verifier, cfg: SynthConfig, method: str, opts: LLMOptions, samples):
     """AceCoder-style: a problem and asserts from the model, kept when a trusted solution passes them."""
     from tdrl.synthesis.llm import build_prompt, problem_from_answer
 
     problem, errors, tokens = _ask(seed, chat, cfg, opts, build_prompt(seed, opts.tests), lambda t: problem_from_answer(seed, t))
     stats = {"method": method, "attempts": len(errors) + (problem is not None), "completion_tokens": tokens}
     if problem is None:
-        return None, f"model answer unusable after {len(errors)} attempts: {errors[-1]}", stats, errors
+        return SynthOutcome(None, f"model answer unusable after {len(errors)} attempts: {errors[-1]}", stats, errors)
     stats.update(problem.meta.get("synth", {}), method=method)
     problem = _trust(problem, samples, verifier, stats)
     if method == "llm+reference" and problem.reference and problem.tests:
@@ -317,10 +314,10 @@ def _llm_seed(seed, chat, verifier, cfg: SynthConfig, method: str, opts: LLMOpti
         reason = f"only {len(problem.tests)} tests survived (min {cfg.min_tests})"
     if reason is None:
         annotate(problem, verifier)
-    return problem, reason, stats, errors
+    return SynthOutcome(problem, reason, stats, errors)
 
 
-def _oracle_seed(seed, chat, verifier, cfg: SynthConfig, method: str, opts: LLMOptions, samples):
+def oracle_seed(seed, chat, verifier, cfg: SynthConfig, method: str, opts: LLMOptions, samples):
     """Differential testing: a brute force and an input generator from the model (see :mod:`.oracle`)."""
     from tdrl.synthesis.oracle import build_prompt, entry_of, parse_oracle_answer, synthesize_oracle
 
@@ -329,10 +326,10 @@ def _oracle_seed(seed, chat, verifier, cfg: SynthConfig, method: str, opts: LLMO
     answer, errors, tokens = _ask(seed, chat, cfg, opts, build_prompt(seed, n_inputs), lambda t: parse_oracle_answer(t, entry))
     stats = {"method": "oracle", "attempts": len(errors) + (answer is not None), "completion_tokens": tokens}
     if answer is None:
-        return None, f"model answer unusable after {len(errors)} attempts: {errors[-1]}", stats, errors
+        return SynthOutcome(None, f"model answer unusable after {len(errors)} attempts: {errors[-1]}", stats, errors)
     outcome = synthesize_oracle(seed, answer, verifier, cfg, opts.max_disagreement)
     stats.update(outcome.stats)
     if outcome.problem is not None:
         outcome.problem.meta["synth"] = stats
-    _timed(outcome, verifier)
-    return outcome.problem, outcome.reason, stats, errors
+    outcome.stats, outcome.errors = stats, errors
+    return timed(outcome, verifier)
