@@ -84,7 +84,8 @@ def load_humaneval(path: str | os.PathLike | None = None) -> list[Problem]:
     return problems
 
 
-def _first_called_name(assert_code: str) -> str | None:
+def first_called_name(assert_code: str) -> str | None:
+    """The name of the first function an assert calls (the entry point of an assert-only problem), or None."""
     try:
         tree = ast.parse(assert_code)
     except SyntaxError:
@@ -107,7 +108,7 @@ def load_mbpp(path: str | os.PathLike) -> list[Problem]:
             if key not in d:
                 raise InputError(path, lineno, key, "missing (is this an MBPP file?)")
         asserts = list(d["test_list"]) + list(d.get("challenge_test_list") or [])
-        entry = _first_called_name(asserts[0]) if asserts else None
+        entry = first_called_name(asserts[0]) if asserts else None
         if not entry:
             raise InputError(path, lineno, "test_list", "no function call found in the first assert")
         setup = (d.get("test_setup_code") or "").strip()

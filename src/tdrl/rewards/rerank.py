@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from tdrl.evaluation.passk import pass_at_k
 from tdrl.records import Problem, Sample, Test
 from tdrl.synthesis.inputs import grow_inputs, grow_stdin, seeds_from_hints
-from tdrl.synthesis.reference import _literal, _signature, seed_inputs
+from tdrl.synthesis.reference import exact_literal, output_signature, seed_inputs
 
 METHODS = ("greedy", "random", "reward_model", "agreement", "oracle")
 
@@ -61,7 +61,7 @@ def agreement_probe(problem: Problem, n_inputs: int, seed: int = 0) -> Problem |
     seeds = seed_inputs(problem) + seeds_from_hints(problem.prompt or "", problem.entry_point)
     if not seeds:
         return None
-    texts = [t for t in (_literal(list(c)) for c in grow_inputs(seeds, n_inputs, rng)) if t is not None]
+    texts = [t for t in (exact_literal(list(c)) for c in grow_inputs(seeds, n_inputs, rng)) if t is not None]
     if not texts:
         return None
     return Problem(
@@ -79,7 +79,7 @@ def signatures(probe: Problem, codes: list[str], verifier, timeout: float = 1.0,
         if stdio:
             out.append(tuple(" ".join(v.split()) if s == "ok" and isinstance(v, str) else f"!{s}" for s, v in values))
         else:
-            out.append(tuple(_signature(sv) for sv in values))
+            out.append(tuple(output_signature(sv) for sv in values))
     return out
 
 

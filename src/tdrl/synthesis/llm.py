@@ -63,7 +63,8 @@ class ParseError(ValueError):
     pass
 
 
-def _json_candidates(text: str) -> list[str]:
+def json_candidates(text: str) -> list[str]:
+    """Texts in a model answer that may hold a JSON object: fenced blocks first, then the outermost braces."""
     fenced = re.findall(r"```(?:json|python)?\s*\n(.*?)```", text, re.S)
     out = [f for f in fenced if "{" in f]
     first, last = text.find("{"), text.rfind("}")
@@ -104,7 +105,7 @@ def parse_answer(text: str, default_problem: str | None = None) -> tuple[str, st
     stands in for it, so that a model that only writes asserts still yields a problem.
     """
     obj = None
-    for cand in _json_candidates(text):
+    for cand in json_candidates(text):
         for loader in (json.loads, ast.literal_eval):
             try:
                 value = loader(cand)

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from tdrl.execution.values import values_equal
 from tdrl.records import Problem, Test
-from tdrl.synthesis.llm import ParseError, Seed, _json_candidates
-from tdrl.synthesis.reference import SynthConfig, SynthOutcome, _literal, _select, _signature
+from tdrl.synthesis.llm import ParseError, Seed, json_candidates
+from tdrl.synthesis.reference import SynthConfig, SynthOutcome, exact_literal, output_signature, select_tests
 
 INSTRUCTION = (
     "Task:\n{instruction}\n{solution}\n"
@@ -77,7 +77,7 @@ def _defines(code: str, name: str) -> bool:
 def parse_oracle_answer(text: str, entry: str | None) -> OracleAnswer:
     """The brute force and the generator from a model's answer, or :class:`ParseError`."""
     obj = None
-    for cand in _json_candidates(text):
+    for cand in json_candidates(text):
         try:
             value = json.loads(cand)
         except ValueError:
@@ -112,7 +112,7 @@ def generate_inputs(answer: OracleAnswer, verifier, seed: int, limit: int, timeo
     texts, seen = [], set()
     for args in value:
         args = list(args) if isinstance(args, (list, tuple)) else [args]
-        text = _literal(args)
+        text = exact_literal(args)
         if text is not None and text not in seen:
             seen.add(text)
             texts.append(text)
@@ -139,9 +139,9 @@ def synthesize_oracle(
         timeout=cfg.reference_timeout,
         max_sample=60.0,
     )
-    stable = [i for i, second in zip(ok, again) if _signature(first[i]) == _signature(second)]
+    stable = [i for i, second in zip(ok, again) if output_signature(first[i]) == output_signature(second)]
     stats.update(brute_force_failed=len(inputs) - len(ok), nondeterministic=len(ok) - len(stable))
-    kept = [(inputs[i], first[i][1]) for i in stable if _literal(first[i][1]) is not None]
+    kept = [(inputs[i], first[i][1]) for i in stable if exact_literal(first[i][1]) is not None]
     if seed.solution:
         kept, disagreements = _compare(seed, answer, kept, verifier, cfg)
         stats["disagreements"] = len(disagreements)
@@ -155,9 +155,9 @@ def synthesize_oracle(
             )
     reference = seed.solution or answer.brute_force
     base = Problem(seed.id, [], prompt=seed.instruction, entry_point=answer.entry_point, reference=reference)
-    chosen, mutant_stats = _select(base, verifier, kept, cfg) if kept else ([], {})
+    chosen, mutant_stats = select_tests(base, verifier, kept, cfg) if kept else ([], {})
     stats.update(mutant_stats, reference_from="seed" if seed.solution else "brute_force")
-    tests = [Test("call", input=inp, output=_literal(out) or "None") for inp, out in chosen]
+    tests = [Test("call", input=inp, output=exact_literal(out) or "None") for inp, out in chosen]
     stats["tests"] = len(tests)
     if len(tests) < cfg.min_tests:
         return SynthOutcome(None, f"only {len(tests)} tests survived (min {cfg.min_tests})", stats)
@@ -185,7 +185,7 @@ def _compare(seed: Seed, answer: OracleAnswer, kept: list, verifier, cfg: SynthC
 
 def _shown(value, limit: int = 200) -> str:
     """A short readable form of a value for reports (ints past Python's digit limit in hex)."""
-    text = _literal(value)
+    text = exact_literal(value)
     if text is None:
         try:
             text = repr(value)

@@ -44,7 +44,7 @@ class SynthOutcome:
     errors: list[str] | None = None  # the LLM methods: why each unusable answer was refused
 
 
-def _literal(value) -> str | None:
+def exact_literal(value) -> str | None:
     """``value`` as a Python literal that reads back equal (ints of any size), else None."""
     try:
         text = to_literal(value)
@@ -71,7 +71,8 @@ def seed_inputs(problem: Problem) -> list[list]:
     return seeds
 
 
-def _signature(status_value: tuple[str, object]) -> str:
+def output_signature(status_value: tuple[str, object]) -> str:
+    """A run's (status, value) as a comparable text: ``!status`` for a failure, else the encoded value."""
     status, value = status_value
     if status != "ok":
         return f"!{status}"
@@ -97,7 +98,7 @@ def synthesize_reference(problem: Problem, verifier, cfg: SynthConfig) -> SynthO
         )
     rng = random.Random(f"{cfg.seed}:{problem.id}")
     candidates = grow_inputs(seeds, cfg.candidates or 3 * cfg.tests_per_problem, rng)
-    texts = [t for t in (_literal(list(c)) for c in candidates) if t is not None]
+    texts = [t for t in (exact_literal(list(c)) for c in candidates) if t is not None]
     probe = Problem(
         problem.id, [Test("call", input=t, output="None") for t in texts], entry_point=problem.entry_point, prompt=problem.prompt
     )
@@ -111,18 +112,18 @@ def synthesize_reference(problem: Problem, verifier, cfg: SynthConfig) -> SynthO
             timeout=cfg.reference_timeout,
             max_sample=30.0,
         )
-        stable = [i for i, second in zip(ok, again) if _signature(first[i]) == _signature(second)]
+        stable = [i for i, second in zip(ok, again) if output_signature(first[i]) == output_signature(second)]
     else:
         stable = []
     stats["nondeterministic"] = len(ok) - len(stable)
     kept = [(texts[i], first[i][1]) for i in stable]
-    kept = [(inp, out) for inp, out in kept if _literal(out) is not None]
+    kept = [(inp, out) for inp, out in kept if exact_literal(out) is not None]
 
-    chosen, mutant_stats = _select(problem, verifier, kept, cfg) if kept else ([], {})
+    chosen, mutant_stats = select_tests(problem, verifier, kept, cfg) if kept else ([], {})
     stats.update(mutant_stats)
     seed_tests = [t for t in problem.tests if t.type == "call"] if cfg.keep_seed_tests else []
     seen = {t.input for t in seed_tests}
-    new = [Test("call", input=inp, output=_literal(out) or "None") for inp, out in chosen if inp not in seen]
+    new = [Test("call", input=inp, output=exact_literal(out) or "None") for inp, out in chosen if inp not in seen]
     tests = seed_tests + new[: max(0, cfg.tests_per_problem - len(seed_tests))] if cfg.keep_seed_tests else new
     others = [t for t in problem.tests if t.type != "call"] if cfg.keep_seed_tests else []
     stats["tests"] = len(tests) + len(others)
@@ -157,7 +158,7 @@ def _choose(kills: list[set[int]], keys: list[str], n: int, rng: random.Random) 
     return chosen + rest[: max(0, n - len(chosen))], covered
 
 
-def _select(problem: Problem, verifier, kept: list[tuple[str, object]], cfg: SynthConfig) -> tuple[list, dict]:
+def select_tests(problem: Problem, verifier, kept: list[tuple[str, object]], cfg: SynthConfig) -> tuple[list, dict]:
     """Greedy: inputs that catch the most mutants, then new output classes, then the rest."""
     mutants = make_mutants(problem.reference or "", limit=cfg.mutants, seed=cfg.seed) if cfg.mutants > 0 else []
     probe = Problem(
@@ -166,12 +167,12 @@ def _select(problem: Problem, verifier, kept: list[tuple[str, object]], cfg: Syn
         entry_point=problem.entry_point,
         prompt=problem.prompt,
     )
-    reference_sig = [_signature(("ok", out)) for _, out in kept]
+    reference_sig = [output_signature(("ok", out)) for _, out in kept]
     kills: list[set[int]] = [set() for _ in kept]
     futures = [(m, verifier.submit_values(probe, code, cfg.mutant_timeout, cfg.mutant_budget)) for m, code in enumerate(mutants)]
     for m, fut in futures:
         for i, got in enumerate(fut.result()):
-            if got[0] != "not_run" and _signature(got) != reference_sig[i]:  # not run: unknown, not a kill
+            if got[0] != "not_run" and output_signature(got) != reference_sig[i]:  # not run: unknown, not a kill
                 kills[i].add(m)
     killable = set().union(*kills) if kills else set()
     original_inputs = {t.input for t in problem.tests if t.type == "call"}
@@ -182,7 +183,7 @@ def _select(problem: Problem, verifier, kept: list[tuple[str, object]], cfg: Syn
             except Unsupported:
                 continue
             if isinstance(plan, CallPlan):
-                original_inputs.add(_literal(list(ast.literal_eval(plan.args))))
+                original_inputs.add(exact_literal(list(ast.literal_eval(plan.args))))
     killed_by_original = set().union(*(kills[i] for i, (inp, _) in enumerate(kept) if inp in original_inputs)) if kills else set()
     chosen, covered = _choose(kills, reference_sig, cfg.tests_per_problem, random.Random(f"{cfg.seed}:{problem.id}:fill"))
     stats = {

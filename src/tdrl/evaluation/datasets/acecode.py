@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 
-from tdrl.evaluation.benchmarks import _first_called_name
+from tdrl.evaluation.benchmarks import first_called_name
 from tdrl.evaluation.datasets.common import Converted, Drop, RowError, need, require_tests
 from tdrl.records import Problem, Sample, Test
 
@@ -34,7 +34,7 @@ def convert(row: dict, index: int) -> Converted:
         except SyntaxError as exc:
             raise Drop(f"{key}[{n}]", f"not valid Python ({exc.msg})") from None
         tests.append(Test("assert", code=code))
-    entry = _first_called_name(asserts[0]) if asserts else None
+    entry = first_called_name(asserts[0]) if asserts else None
     if not entry:
         raise Drop(key, "no function call found in the first assert")
     problem = Problem(str(pid), require_tests(tests, key), prompt=question, entry_point=entry, meta={"source": "acecode"})
