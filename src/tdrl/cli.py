@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 from pathlib import Path
 from typing import NoReturn
 
@@ -34,6 +33,52 @@ def _check_sandbox(value: str) -> str:
     return value
 
 
+# Options shared by many commands, defined once (help text may be specialised per command).
+
+
+def _workers_option(help: str = "Parallel sandboxes."):
+    return typer.Option(None, "--workers", help=help)
+
+
+def _sandbox_option(help: str = "auto | bwrap | none."):
+    return typer.Option("auto", "--sandbox", help=help, callback=_check_sandbox)
+
+
+def _progress_option(help: str | None = "Show a progress bar."):
+    return typer.Option(True, "--progress/--no-progress", help=help)
+
+
+def _skip_unknown_option(help: str = "Leave out samples of problems not in --problems."):
+    return typer.Option(False, "--skip-unknown", help=help)
+
+
+def _ray_option(help: str = "Run on Ray: local | auto | a Ray address (needs tdrl[ray]); --workers is per node."):
+    """``--ray ADDRESS``: where a stage runs (:func:`tdrl.runner.executor_for`), not a second copy of it."""
+    return typer.Option(None, "--ray", metavar="ADDRESS", help=help)
+
+
+def _config_option(help: str):
+    return typer.Option(None, "--config", help=help)
+
+
+def _set_option():
+    return typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest; repeatable).")
+
+
+def _executor(address: str | None):
+    """The executor of ``--ray`` (Local without it); entered by the command, so a cluster it starts is stopped after."""
+    from tdrl.runner import executor_for
+
+    return executor_for(address)
+
+
+def _recipe(load, run, config: Path | None, overrides: list[str], progress: bool, **kwargs):
+    """Load a YAML recipe with its ``--set`` overrides and run it: ``(config, what run returns)``."""
+    with _user_errors(ValueError, FileNotFoundError):
+        cfg = load(config, list(overrides))
+        return cfg, run(cfg, progress=progress, **kwargs)
+
+
 app = typer.Typer(help="tdrl: test-driven reinforcement learning for code models.", no_args_is_help=True, add_completion=False)
 
 
@@ -58,13 +103,13 @@ def verify(
     problems: Path = typer.Option(..., "--problems", help="Problems JSONL (id, tests, entry_point, ...)."),
     samples: Path = typer.Option(..., "--samples", help="Samples JSONL (problem_id, sample_id, completion)."),
     out: Path = typer.Option(..., "--out", help="Results JSONL; an existing file is resumed, not redone."),
-    workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes (default: CPU count)."),
+    workers: int | None = _workers_option("Parallel sandboxes (default: CPU count)."),
     timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds (without a reference)."),
     min_timeout: float = typer.Option(1.0, "--min-timeout", help="Floor of reference-scaled per-test limits."),
     timeout_factor: float = typer.Option(4.0, "--timeout-factor", help="Per-test limit = factor x reference time."),
     max_sample_time: float = typer.Option(60.0, "--max-sample-time", help="Whole-sample time budget cap in seconds."),
     memory_mb: int = typer.Option(2048, "--memory-mb", help="Memory limit per run."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
+    sandbox: str = _sandbox_option(),
     calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate", help="Scale time limits to each problem's reference."),
     after_timeout: str = typer.Option(
         "shared", "--after-timeout", help="After a sample's first timeout: shared | stop | exact (docs/verifier.md)."
@@ -75,14 +120,9 @@ def verify(
     fail_fast: bool = typer.Option(
         False, "--fail-fast", help="Stop a sample at its first failing test (pass rates become lower bounds)."
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
-    ray: str | None = typer.Option(
-        None,
-        "--ray",
-        metavar="ADDRESS",
-        help="Run on Ray: local | auto | a Ray address (needs tdrl[ray]); --workers is per node.",
-    ),
-    skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
+    progress: bool = _progress_option(),
+    ray: str | None = _ray_option(),
+    skip_unknown: bool = _skip_unknown_option(),
 ) -> None:
     """Run samples against their problems' tests in the sandbox and write one result per sample.
 
@@ -91,8 +131,7 @@ def verify(
     """
     from tdrl.execution import Limits, TimePolicy
     from tdrl.execution.run import verify_files
-    from tdrl.scale.cluster import RayNotInstalled, ray_cluster
-    from tdrl.scale.ray_verify import ray_verify_files
+    from tdrl.scale.cluster import RayNotInstalled
 
     with _user_errors(ValueError):
         policy = TimePolicy(
@@ -102,13 +141,8 @@ def verify(
             max_sample=max_sample_time,
             after_timeout=after_timeout,
         )
-    run = (
-        functools.partial(ray_verify_files, address=ray)
-        if ray
-        else functools.partial(verify_files, calibration_cache=calibration_cache)
-    )
-    with _user_errors(RayNotInstalled), ray_cluster(ray):
-        summary = run(
+    with _user_errors(RayNotInstalled), _executor(ray) as executor:
+        summary = verify_files(
             problems,
             samples,
             out,
@@ -119,9 +153,11 @@ def verify(
             calibrate=calibrate,
             stop_on_first_failure=fail_fast,
             progress=progress,
+            calibration_cache=calibration_cache,
             skip_unknown=skip_unknown,
+            executor=executor,
         )
-    if ray:
+    if summary.cluster:
         typer.echo(f"ray: {summary.nodes} nodes, {summary.actor_deaths} actor deaths, {summary.poisoned} samples poisoned")
     typer.echo(
         f"{summary.samples} verified, {summary.skipped} already done; statuses {dict(summary.statuses)}; "
@@ -158,18 +194,15 @@ def sample(
     batch_size: int = typer.Option(16, "--batch-size", help="hf: sequences generated together, across problems (length-sorted)."),
     concurrency: int = typer.Option(8, "--concurrency", help="openai: requests in flight."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="openai: response cache (default ~/.cache/tdrl/llm)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
-    ray: str | None = typer.Option(
-        None,
-        "--ray",
-        metavar="ADDRESS",
-        help="Run on Ray: local | auto | a Ray address (needs tdrl[ray]); openai only, --concurrency per node.",
+    progress: bool = _progress_option(),
+    ray: str | None = _ray_option(
+        "Run on Ray: local | auto | a Ray address (needs tdrl[ray]); openai only, --concurrency per node."
     ),
 ) -> None:
     """Sample N completions per problem from a model and write them as verifier samples."""
     from tdrl.llm.embedded import cache_dir as default_cache
     from tdrl.sampling.sample import SampleParams, sample_files
-    from tdrl.scale.cluster import RayNotInstalled, ray_cluster
+    from tdrl.scale.cluster import RayNotInstalled
 
     params = SampleParams(
         n=n,
@@ -180,41 +213,25 @@ def sample(
         prompt_format=prompt_format,
         stop=stop or None,
     )
-    if ray and backend != "openai":
-        _fail("--ray samples through an OpenAI-compatible server: add --backend openai --base-url URL")
     if backend == "hf":
         from tdrl.llm.embedded import check_model
 
         with _user_errors(ValueError):
             check_model(model)
-    with _user_errors(FileNotFoundError, ValueError, RayNotInstalled), ray_cluster(ray):
-        if ray:
-            from tdrl.scale.ray_sample import ray_sample_files
-
-            summary = ray_sample_files(
-                problems,
-                out,
-                model,
-                params,
-                base_url=base_url,
-                concurrency=concurrency,
-                cache_dir=cache_dir or default_cache() / "llm",
-                progress=progress,
-                address=ray,
-            )
-        else:
-            summary = sample_files(
-                problems,
-                out,
-                model,
-                params,
-                backend=backend,
-                base_url=base_url,
-                concurrency=concurrency,
-                batch_size=batch_size,
-                cache_dir=cache_dir or default_cache() / "llm",
-                progress=progress,
-            )
+    with _user_errors(FileNotFoundError, ValueError, RayNotInstalled), _executor(ray) as executor:
+        summary = sample_files(
+            problems,
+            out,
+            model,
+            params,
+            backend=backend,
+            base_url=base_url,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            cache_dir=cache_dir or default_cache() / "llm",
+            progress=progress,
+            executor=executor,
+        )
     typer.echo(
         f"{summary.samples} samples for {summary.problems - summary.skipped} problems ({summary.skipped} already done) in "
         f"{summary.seconds:.1f}s: {summary.samples_per_second:.2f} samples/s, {summary.completion_tokens} tokens; finish {dict(summary.finish)}"
@@ -258,10 +275,10 @@ def synth(
     candidates: int = typer.Option(0, "--candidates", help="Inputs generated per problem before selection (0: 3x tests)."),
     mutants: int = typer.Option(16, "--mutants", help="Mutants of the reference used to choose discriminating tests."),
     seed: int = typer.Option(0, "--seed", help="Random seed of input generation."),
-    workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
+    workers: int | None = _workers_option(),
+    sandbox: str = _sandbox_option(),
     report: Path | None = typer.Option(None, "--report", help="Folder for quality.json and mutation_scores.png."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = _progress_option(),
     model: str = typer.Option("embedded", "--model", help="llm: HF model id or path, 'embedded', or a served model name."),
     backend: str = typer.Option("hf", "--backend", help="llm: hf | openai."),
     base_url: str | None = typer.Option(None, "--base-url", help="llm: OpenAI-compatible server URL."),
@@ -282,17 +299,13 @@ def synth(
         [], "--decontaminate", help="Benchmark file whose prompts must not leak (repeatable)."
     ),
     ngram: int = typer.Option(13, "--ngram", help="Words in the n-grams compared for decontamination."),
-    ray: str | None = typer.Option(
-        None,
-        "--ray",
-        metavar="ADDRESS",
-        help="Run on Ray: local | auto | a Ray address (needs tdrl[ray]); --workers per node; llm, oracle: openai only.",
+    ray: str | None = _ray_option(
+        "Run on Ray: local | auto | a Ray address (needs tdrl[ray]); --workers per node; llm, oracle: openai only."
     ),
 ) -> None:
     """Synthesize tests: from reference solutions (reference), asserts written by an LLM (llm), or an LLM's brute force (oracle)."""
     from tdrl.llm.embedded import cache_dir as default_cache
-    from tdrl.scale.cluster import RayNotInstalled, ray_cluster
-    from tdrl.scale.ray_synth import ray_synth_files
+    from tdrl.scale.cluster import RayNotInstalled
     from tdrl.synthesis.reference import SynthConfig
     from tdrl.synthesis.run import LLMOptions, synth_files
 
@@ -310,9 +323,8 @@ def synth(
         solutions=solutions,
         max_disagreement=max_disagreement,
     )
-    run = functools.partial(ray_synth_files, address=ray) if ray else synth_files
-    with _user_errors(ValueError, FileNotFoundError, RayNotInstalled), ray_cluster(ray):
-        summary = run(
+    with _user_errors(ValueError, FileNotFoundError, RayNotInstalled), _executor(ray) as executor:
+        summary = synth_files(
             problems,
             out,
             cfg,
@@ -324,6 +336,7 @@ def synth(
             llm=llm,
             decontaminate=list(decontaminate),
             ngram=ngram,
+            executor=executor,
         )
     rate = (summary.problems - summary.skipped) / summary.seconds if summary.seconds else 0.0
     typer.echo(
@@ -403,29 +416,22 @@ def eval_(
         "1,10,100", "--k", help="Comma-separated k values for pass@k; pass@k needs k <= samples per problem (else '-')."
     ),
     report: Path = typer.Option(Path("eval-report"), "--report", help="Folder for results, summary.json and plots."),
-    workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes (default: CPU count)."),
+    workers: int | None = _workers_option("Parallel sandboxes (default: CPU count)."),
     timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds (without a reference)."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
+    sandbox: str = _sandbox_option(),
     after_timeout: str = typer.Option(
         "stop", "--after-timeout", help="After a sample's first timeout: stop | shared | exact (docs/verifier.md)."
     ),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots (needs matplotlib)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
-    ray: str | None = typer.Option(
-        None,
-        "--ray",
-        metavar="ADDRESS",
-        help="Run on Ray: local | auto | a Ray address (needs tdrl[ray]); --workers is per node.",
-    ),
+    progress: bool = _progress_option(),
+    ray: str | None = _ray_option(),
     since: str | None = typer.Option(
         None, "--since", metavar="YYYY-MM-DD", help="Only problems with meta.contest_date on or after."
     ),
     until: str | None = typer.Option(
         None, "--until", metavar="YYYY-MM-DD", help="Only problems with meta.contest_date on or before."
     ),
-    skip_unknown: bool = typer.Option(
-        False, "--skip-unknown", help="Leave out samples and results of problems not in --problems."
-    ),
+    skip_unknown: bool = _skip_unknown_option("Leave out samples and results of problems not in --problems."),
 ) -> None:
     """Verify samples and report pass rates and unbiased pass@k, overall and per tag/difficulty.
 
@@ -434,9 +440,7 @@ def eval_(
     """
     from tdrl.evaluation.report import evaluate, print_report
     from tdrl.execution import TimePolicy
-    from tdrl.execution.run import verify_files
-    from tdrl.scale.cluster import RayNotInstalled, ray_cluster
-    from tdrl.scale.ray_verify import ray_verify_files
+    from tdrl.scale.cluster import RayNotInstalled
 
     try:
         ks = sorted({int(x) for x in k.split(",") if x.strip()})
@@ -444,7 +448,7 @@ def eval_(
         _fail(f"--k must be comma-separated integers, got {k!r}")
     if not samples and not results:
         _fail("give --samples (verified here) or --results (already verified), or both")
-    with _user_errors(RayNotInstalled, ValueError), ray_cluster(ray):
+    with _user_errors(RayNotInstalled, ValueError), _executor(ray) as executor:
         runs = evaluate(
             problems,
             list(samples),
@@ -453,7 +457,7 @@ def eval_(
             results_paths=list(results),
             skip_unknown=skip_unknown,
             plots=plots,
-            verify=functools.partial(ray_verify_files, address=ray) if ray else verify_files,
+            executor=executor,
             workers=workers,
             time_policy=TimePolicy(timeout=timeout, after_timeout=after_timeout),
             sandbox=sandbox,
@@ -485,9 +489,9 @@ def pairs(
     min_rejected: float = typer.Option(0.0, "--min-rejected", help="Rejected samples must pass more than this share."),
     max_per_problem: int | None = typer.Option(None, "--max-per-problem", help="Most pairs per problem and model."),
     seed: int = typer.Option(0, "--seed", help="Seed of the choice among too many pairs."),
-    workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes (without --results)."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
-    skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
+    workers: int | None = _workers_option("Parallel sandboxes (without --results)."),
+    sandbox: str = _sandbox_option(),
+    skip_unknown: bool = _skip_unknown_option(),
 ) -> None:
     """Build (prompt, chosen, rejected) pairs from samples' pass rates (AceCoder's rule by default)."""
     from tdrl.rewards.pairs import PairRule, pairs_files
@@ -582,47 +586,43 @@ def rerank(
     inputs: int = typer.Option(20, "--inputs", help="Generated inputs per problem for agreement."),
     subsets: int = typer.Option(32, "--subsets", help="Random subsets averaged for each N below the full set."),
     seed: int = typer.Option(0, "--seed"),
-    workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
-    skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
+    workers: int | None = _workers_option(),
+    sandbox: str = _sandbox_option(),
+    progress: bool = _progress_option(),
+    skip_unknown: bool = _skip_unknown_option(),
 ) -> None:
     """Best-of-N: pass rate of the pick by reward model, output agreement, random and greedy, against the oracle."""
-    from tdrl.rewards.rerank import format_table, rerank_files
+    from tdrl.rewards.rerank import RerankOptions, format_table, rerank_files
 
+    options = RerankOptions(
+        results=results,
+        reward_model=reward_model,
+        greedy=greedy,
+        agreement=agreement,
+        n_inputs=inputs,
+        subsets=subsets,
+        seed=seed,
+        workers=workers,
+        sandbox=sandbox,
+        progress=progress,
+        skip_unknown=skip_unknown,
+    )
     with _user_errors(ValueError, FileNotFoundError):
-        result = rerank_files(
-            problems,
-            samples,
-            report,
-            results,
-            reward_model,
-            greedy,
-            agreement,
-            inputs,
-            subsets,
-            seed,
-            workers,
-            sandbox,
-            progress,
-            skip_unknown,
-        )
+        result = rerank_files(problems, samples, report, options)
     typer.echo(format_table(result))
     typer.echo(f"report: {report}")
 
 
 @app.command()
 def rl(
-    config: Path | None = typer.Option(None, "--config", help="Recipe YAML (see examples/rl_*.yaml)."),
-    overrides: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest; repeatable)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress and training logs."),
+    config: Path | None = _config_option("Recipe YAML (see examples/rl_*.yaml)."),
+    overrides: list[str] = _set_option(),
+    progress: bool = _progress_option("Show progress and training logs."),
 ) -> None:
     """RL with verifiable rewards (TRL GRPO / Dr.GRPO / DAPO / RLOO); metrics, curves and checkpoints in out_dir."""
     from tdrl.training.rl import load_config, train_rl
 
-    with _user_errors(ValueError, FileNotFoundError):
-        cfg = load_config(config, list(overrides))
-        summary = train_rl(cfg, progress=progress)
+    cfg, summary = _recipe(load_config, train_rl, config, overrides, progress)
     share = summary["reward_time_share"]
     typer.echo(
         f"{summary['steps']} steps on {summary['problems']} problems; mean reward {summary['first_reward']} (first step) -> "
@@ -640,8 +640,8 @@ def serve_reward(
         False, "--allow-inline", help="With --problems, also score labels carrying their own tests (never under a known id)."
     ),
     kind: str = typer.Option("pass_rate", "--reward", help="pass_rate | all_pass | acecoder."),
-    workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
+    workers: int | None = _workers_option(),
+    sandbox: str = _sandbox_option(),
     timeout: float = typer.Option(3.0, "--timeout", help="Per-test time limit in seconds."),
     max_sample_time: float = typer.Option(20.0, "--max-sample-time", help="Time limit of one program over all its tests."),
     max_concurrency: int = typer.Option(64, "--max-concurrency", help="Requests verified at once; the rest wait."),
@@ -711,16 +711,14 @@ def export_verl_cmd(
 
 @app.command()
 def iterate(
-    config: Path | None = typer.Option(None, "--config", help="Iteration YAML (IterateConfig fields)."),
-    overrides: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest; repeatable)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress and training logs."),
+    config: Path | None = _config_option("Iteration YAML (IterateConfig fields)."),
+    overrides: list[str] = _set_option(),
+    progress: bool = _progress_option("Show progress and training logs."),
 ) -> None:
     """Iterative self-training: sample, verify, mine hard negatives, retrain the reranker, RL against it; per round."""
     from tdrl.training.iterate import format_rounds, load_iterate_config, run_iterate
 
-    with _user_errors(ValueError, FileNotFoundError):
-        cfg = load_iterate_config(config, list(overrides))
-        summary = run_iterate(cfg, progress=progress)
+    cfg, summary = _recipe(load_iterate_config, run_iterate, config, overrides, progress)
     typer.echo(format_rounds(summary["rounds"]))
     typer.echo(f"summary: {cfg.out_dir}/summary.json, plot: {cfg.out_dir}/rounds.png")
 
@@ -793,7 +791,7 @@ def trajectories(
     results: Path | None = typer.Option(
         None, "--results", help="With --samples: their `tdrl verify` results (default: verify here)."
     ),
-    skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Leave out samples of problems not in --problems."),
+    skip_unknown: bool = _skip_unknown_option(),
 ) -> None:
     """Write trajectories for `tdrl srl`: a built-in set, or solutions split into steps (one per line of code)."""
     from tdrl.io import write_jsonl
@@ -871,7 +869,7 @@ def envs_eval(
     base_url: str | None = typer.Option(None, "--base-url", help="Server URL for --backend openai."),
     concurrency: int = typer.Option(8, "--concurrency", help="Conversations at once with --backend openai."),
     option: list[str] = typer.Option([], "--option", help=_OPTIONS_HELP),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: bool = _progress_option(None),
 ) -> None:
     """Greedy success rates in- and out-of-distribution, with multi-turn verifier feedback."""
     if backend not in ("hf", "openai"):
@@ -885,9 +883,21 @@ def envs_eval(
 
     with _user_errors(ValueError, FileNotFoundError):
         report = run_eval(
-            env, model, out, n, tuple(s.strip() for s in splits.split(",") if s.strip()), seed, max_tokens, batch_size,
-            progress, tasks, backend, base_url, concurrency, **_env_options(option),
-        )  # fmt: skip
+            env,
+            model,
+            out,
+            n=n,
+            splits=tuple(s.strip() for s in splits.split(",") if s.strip()),
+            seed=seed,
+            max_new_tokens=max_tokens,
+            batch_size=batch_size,
+            progress=progress,
+            tasks_file=tasks,
+            backend=backend,
+            base_url=base_url,
+            concurrency=concurrency,
+            **_env_options(option),
+        )
     for split, r in report["splits"].items():
         extra = f", routes {r['route_success']:.1%} of {r['routes']}" if "route_success" in r else ""
         typer.echo(
@@ -899,16 +909,14 @@ def envs_eval(
 
 @envs_app.command("study")
 def envs_study(
-    config: Path | None = typer.Option(None, "--config", help="Study YAML (see examples/study_*.yaml)."),
-    set_: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest); repeatable."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    config: Path | None = _config_option("Study YAML (see examples/study_*.yaml)."),
+    set_: list[str] = _set_option(),
+    progress: bool = _progress_option(None),
 ) -> None:
     """SFT and RL (multi-turn GRPO) from the same start; success ID vs OOD over training, plotted."""
     from tdrl.envs.study import load_config, run_study
 
-    with _user_errors(ValueError, FileNotFoundError):
-        cfg = load_config(config, set_)
-        summary = run_study(cfg, progress=progress)
+    cfg, summary = _recipe(load_config, run_study, config, set_, progress)
     typer.echo(f"{'':>6} {'ID':>8} {'OOD':>8}")
     for branch, row in summary["final"].items():
         typer.echo(f"{branch:>6} " + " ".join(f"{row[s]['success']:>8.1%}" if row.get(s) else f"{'-':>8}" for s in ("id", "ood")))
@@ -923,16 +931,14 @@ app.add_typer(study_app, name="study")
 
 @study_app.command("code")
 def study_code(
-    config: Path | None = typer.Option(None, "--config", help="Study YAML (see examples/study_code.yaml)."),
-    set_: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest); repeatable."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    config: Path | None = _config_option("Study YAML (see examples/study_code.yaml)."),
+    set_: list[str] = _set_option(),
+    progress: bool = _progress_option(None),
 ) -> None:
     """Seeds -> synthesized tests -> held-out pass@k -> GRPO (LoRA) -> held-out pass@k -> best-of-N; resumable."""
     from tdrl.study.code import format_summary, load_config, run_study
 
-    with _user_errors(ValueError, FileNotFoundError):
-        cfg = load_config(config, set_)
-        report = run_study(cfg, progress=progress, say=typer.echo)
+    cfg, report = _recipe(load_config, run_study, config, set_, progress, say=typer.echo)
     typer.echo(format_summary(report))
     typer.echo(f"report: {cfg.out_dir}/report.json, plots: {cfg.out_dir}/plots, policy: {cfg.out_dir}/final")
 
@@ -940,8 +946,8 @@ def study_code(
 @app.command()
 def demo(
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Where to write the demo's files (default: a temp dir)."),
-    workers: int | None = typer.Option(None, "--workers", help="Parallel sandboxes."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | none.", callback=_check_sandbox),
+    workers: int | None = _workers_option(),
+    sandbox: str = _sandbox_option(),
     model: str = typer.Option("embedded", "--model", help="Model to sample from ('embedded', an HF id or path, or 'none')."),
     n: int = typer.Option(4, "-n", help="Programs sampled per held-out problem in the short code study."),
     rl_steps: int = typer.Option(8, "--rl-steps", help="GRPO steps of the short code study."),

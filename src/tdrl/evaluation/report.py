@@ -98,8 +98,8 @@ def evaluate(
 ) -> list[RunReport]:
     """Verify each samples file and score it; writes results, summary.json and plots to ``report_dir``.
 
-    ``verify`` runs one file (``verify_files``, or ``tdrl.scale.ray_verify.ray_verify_files``
-    for a Ray cluster); ``verify_args`` go to it. ``since``/``until`` (``YYYY-MM-DD``) keep only
+    ``verify`` runs one file (``verify_files``); ``verify_args`` go to it (``executor=`` a
+    :class:`tdrl.runner.Ray` for a cluster). ``since``/``until`` (``YYYY-MM-DD``) keep only
     problems whose ``meta.contest_date`` lies in the window (see :func:`in_window`), e.g. a
     LiveCodeBench window after a model's training cut-off. Each of ``results_paths`` (``tdrl verify``
     output) is one more run, scored as it is, without verifying again. Samples and results

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tdrl.evaluation.passk import pass_at_k
 from tdrl.records import Problem, Sample, Test
@@ -185,34 +186,38 @@ def _prompt(problem: Problem, sample: Sample):
     return prompt_of(problem, sample, conversational=False)
 
 
-def rerank_files(
-    problems_path,
-    samples_path,
-    report_dir,
-    results_path=None,
-    reward_model=None,
-    greedy_path=None,
-    agreement: bool = True,
-    n_inputs: int = 20,
-    subsets: int = 32,
-    seed: int = 0,
-    workers: int | None = None,
-    sandbox: str = "auto",
-    progress: bool = True,
-    skip_unknown: bool = False,
-) -> dict:
+@dataclass
+class RerankOptions:
+    """What ``tdrl rerank`` compares and how it verifies (its flags)."""
+
+    results: str | Path | None = None  # results JSONL of ``tdrl verify`` (default: verify here)
+    reward_model: str | Path | None = None  # a ``tdrl train-rm`` folder
+    greedy: str | Path | None = None  # greedy samples JSONL, one per problem
+    agreement: bool = True  # rank by agreement of outputs on generated inputs
+    n_inputs: int = 20  # generated inputs per problem for agreement
+    subsets: int = 32  # random subsets averaged for each N below the full set
+    seed: int = 0
+    workers: int | None = None
+    sandbox: str = "auto"
+    progress: bool = True
+    skip_unknown: bool = False
+
+
+def rerank_files(problems_path, samples_path, report_dir, options: RerankOptions | None = None) -> dict:
     """``tdrl rerank``: ``best_of_n.json``, ``best_of_n.png`` and a printed table in ``report_dir``.
 
     The report's ``warnings`` say when a comparison carries no signal (one sample per
     problem, a reward model that scores every sample alike).
     """
     import json
-    from pathlib import Path
 
     from tdrl.execution import Verifier
     from tdrl.io import read_problems, read_samples, warn
     from tdrl.rewards.pairs import score_samples
 
+    o = options or RerankOptions()
+    results_path, reward_model, greedy_path, skip_unknown = o.results, o.reward_model, o.greedy, o.skip_unknown
+    workers, sandbox, agreement, seed = o.workers, o.sandbox, o.agreement, o.seed
     problems = {p.id: p for p in read_problems(problems_path)}
     skipped: dict[str, int] = {}
     samples = list(read_samples(samples_path, set(problems), skip_unknown, skipped))
@@ -244,14 +249,14 @@ def rerank_files(
             verifier,
             _Conversational(scorer) if conversational and scorer else scorer,
             greedy,
-            n_inputs,
+            o.n_inputs,
             seed,
-            progress,
+            o.progress,
         )
     methods = [
         m for m in METHODS if (m != "greedy" or greedy) and (m != "reward_model" or scorer) and (m != "agreement" or agreement)
     ]
-    report = best_of_n(cands, methods, subsets, seed)
+    report = best_of_n(cands, methods, o.subsets, seed)
     report.update(info, samples=len(samples), reward_model=str(reward_model) if reward_model else None)
     report["notes"] = ["N=1: every method picks the only sample, so all equal the random pick by construction"]
     if skipped:
