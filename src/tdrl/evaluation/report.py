@@ -178,6 +178,16 @@ def print_report(runs: list[RunReport], ks: list[int]) -> None:
     Console().print(table)
 
 
+def _save(fig, path: Path) -> Path:
+    """Lay out, write and close one figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_report(runs: list[RunReport], problem_ids: list[str], out: Path) -> list[Path]:
     """Write the three PNG plots; returns their paths (empty without matplotlib)."""
     try:
@@ -203,10 +213,7 @@ def plot_report(runs: list[RunReport], problem_ids: list[str], out: Path) -> lis
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title("pass@k")
-    paths.append(out / "pass_at_k.png")
-    fig.tight_layout()
-    fig.savefig(paths[-1], dpi=100)
-    plt.close(fig)
+    paths.append(_save(fig, out / "pass_at_k.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for run in runs:
@@ -216,10 +223,7 @@ def plot_report(runs: list[RunReport], problem_ids: list[str], out: Path) -> lis
     ax.set_ylabel("samples")
     ax.legend()
     ax.set_title("test pass rate of samples")
-    paths.append(out / "pass_rate_hist.png")
-    fig.tight_layout()
-    fig.savefig(paths[-1], dpi=100)
-    plt.close(fig)
+    paths.append(_save(fig, out / "pass_rate_hist.png"))
 
     shown = problem_ids[:200]
     grid = [[(lambda p: p.c / p.n if p and p.n else float("nan"))(run.scores.problems.get(pid)) for run in runs] for pid in shown]
@@ -230,8 +234,5 @@ def plot_report(runs: list[RunReport], problem_ids: list[str], out: Path) -> lis
     ax.set_ylabel(f"problems ({len(shown)} of {len(problem_ids)})")
     fig.colorbar(image, ax=ax, label="share of samples passing")
     ax.set_title("per-problem pass rate")
-    paths.append(out / "heatmap.png")
-    fig.tight_layout()
-    fig.savefig(paths[-1], dpi=100)
-    plt.close(fig)
+    paths.append(_save(fig, out / "heatmap.png"))
     return paths

@@ -26,23 +26,27 @@ from tdrl.sampling.prompts import build_prompt
 
 @dataclass
 class SampleParams:
+    """What is asked of the model (``n`` samples, the prompt format, stop sequences) and how it samples."""
+
     n: int = 1
+    prompt_format: str = "auto"  # auto | instruct | completion
+    stop: list[str] | None = None  # default: the format's own
     temperature: float = 0.8
     top_p: float = 0.95
     max_tokens: int = 256
-    seed: int = 0
-    prompt_format: str = "auto"
-    stop: list[str] | None = None
+    seed: int = 0  # each problem derives its own (``stable_seed(seed, problem.id)``)
 
 
 @dataclass
 class SampleSummary:
+    """Counts over one run: problems read and already done, samples and tokens written, finish reasons."""
+
     problems: int = 0
     skipped: int = 0
     samples: int = 0
+    finish: Counter = field(default_factory=Counter)  # finish_reason -> samples written
     completion_tokens: int = 0
     seconds: float = 0.0
-    finish: Counter = field(default_factory=Counter)
 
     @property
     def samples_per_second(self) -> float:

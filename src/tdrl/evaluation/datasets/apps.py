@@ -17,6 +17,7 @@ import re
 from tdrl.evaluation.datasets.common import (
     Converted,
     Drop,
+    call_test,
     int_keys,
     json_field,
     literal,
@@ -44,10 +45,7 @@ def call_tests(inputs: list, outputs: list, method: str | None, where: str) -> l
         elif isinstance(out, list) and out and isinstance(out[0], dict) and int_keys(out[0]) is not out[0]:
             out = [int_keys(out[0])]
         inp, exp = literal(args, f"{where}.inputs[{n}]"), literal(out, f"{where}.outputs[{n}]")
-        if method:
-            tests.append(Test("method", input=inp, output=exp, method=method, rule="apps"))
-        else:
-            tests.append(Test("call", input=inp, output=exp, rule="apps"))
+        tests.append(call_test(inp, exp, method, "apps"))
     return tests
 
 

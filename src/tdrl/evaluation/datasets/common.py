@@ -79,6 +79,23 @@ def json_field(row: dict, key: str, what: str = "") -> Any:
     return value
 
 
+def json_value(value: Any, where: str) -> Any:
+    """``value`` parsed when it is JSON text (the published files), as it is when already parsed; else :class:`Drop`."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return loads(value)
+    except ValueError:
+        raise Drop(where, "not JSON") from None
+
+
+def call_test(inp: str, out: str, method: str | None, rule: str) -> Test:
+    """A function-call test, or a method-call one on ``method`` (LeetCode-style ``Solution`` classes)."""
+    if method:
+        return Test("method", input=inp, output=out, method=method, rule=rule)
+    return Test("call", input=inp, output=out, rule=rule)
+
+
 def literal(value: Any, where: str) -> str:
     """A JSON-decoded value as a Python literal (ints of any size), or :class:`Drop`."""
     try:

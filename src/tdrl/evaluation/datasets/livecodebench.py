@@ -31,6 +31,7 @@ import zlib
 from tdrl.evaluation.datasets.common import (
     Converted,
     Drop,
+    call_test,
     json_field,
     json_lines,
     literal,
@@ -120,10 +121,7 @@ def functional_tests(cases: list[dict], func_name: str, as_method: bool, where: 
         except (ValueError, RecursionError):
             raise Drop(f"{where}[{n}].output", "not JSON") from None
         inp, out = literal(args, f"{where}[{n}].input"), literal(expected, f"{where}[{n}].output")
-        if as_method:
-            tests.append(Test("method", input=inp, output=out, method=func_name, rule="livecodebench"))
-        else:
-            tests.append(Test("call", input=inp, output=out, rule="livecodebench"))
+        tests.append(call_test(inp, out, func_name if as_method else None, "livecodebench"))
     return tests
 
 

@@ -26,6 +26,7 @@ from tdrl.evaluation.datasets.common import (
     RowError,
     json_field,
     json_lines,
+    json_value,
     loads,
     need,
     require_tests,
@@ -65,11 +66,7 @@ def convert(row: dict, index: int) -> Converted:
     if not isinstance(info, dict) or "test_cases" not in info:
         raise RowError("verification_info", "expected an object with 'test_cases'")
     cases = info["test_cases"]
-    if isinstance(cases, str):
-        try:
-            cases = loads(cases)
-        except ValueError:
-            raise Drop("verification_info.test_cases", "not JSON") from None
+    cases = json_value(cases, "verification_info.test_cases")
     if isinstance(cases, dict):
         tests, fn = io_tests({**cases, "fn_name": cases.get("fn_name") or info.get("fn_name")}, "verification_info.test_cases")
     elif isinstance(cases, list):
@@ -121,11 +118,7 @@ def convert_verl(row: dict, index: int) -> Converted:
     if source not in VERL_CODE_SOURCES:
         raise Drop("data_source", f"{source!r} is not one verl scores with prime_code ({', '.join(VERL_CODE_SOURCES)})")
     truth = rm["ground_truth"]
-    if isinstance(truth, str):
-        try:
-            truth = loads(truth)
-        except ValueError:
-            raise Drop("reward_model.ground_truth", "not JSON") from None
+    truth = json_value(truth, "reward_model.ground_truth")
     if not isinstance(truth, dict):
         raise Drop("reward_model.ground_truth", "expected an inputs/outputs object")
     tests, fn = io_tests(truth, "reward_model.ground_truth")
