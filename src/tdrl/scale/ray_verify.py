@@ -25,7 +25,7 @@ from tdrl.execution.run import ProgressBar, VerifySummary
 from tdrl.execution.verifier import TimePolicy
 from tdrl.execution.worker import Limits
 from tdrl.io import ResumableWriter, read_problems, read_samples
-from tdrl.records import Problem, Result, Sample, TestResult
+from tdrl.records import Problem, Result, Sample
 from tdrl.scale.cluster import connect, cpu_nodes, place_on
 from tdrl.scale.shard import ShardStats, run_sharded
 
@@ -70,8 +70,16 @@ def infra_error_result(problem: Problem, sample: Sample, reason: str, sandbox: s
 
     plan = compile_problem(problem)
     code, rule = extract_code(sample.completion, problem.prompt, None if plan.mode == "stdio" else problem.entry_point)
-    tests = [TestResult("infra_error", 0.0, reason[:300]) for _ in plan.checks]
-    return Result(problem.id, sample.sample_id, "infra_error", 0.0, tests, 0.0, code, rule, reason[:500], sandbox=sandbox)
+    return Result.infra_error(
+        problem.id,
+        sample.sample_id,
+        len(plan.checks),
+        reason[:500],
+        code=code,
+        extraction=rule,
+        sandbox=sandbox,
+        test_error=reason[:300],
+    )
 
 
 def read_sample_shards(path: str | Path, problem_ids: set[str], skip_unknown: bool = False) -> Iterator[Sample]:

@@ -43,24 +43,15 @@ class RMConfig:
 
 def load_pairs(path) -> list[dict]:
     """Pairs from ``tdrl pairs``: a JSONL file or a saved ``datasets`` folder."""
-    from tdrl.io import InputError, iter_jsonl
+    from tdrl.io import read_records
+    from tdrl.records import PreferencePair
 
     path = Path(path)
     if path.is_dir():
         from datasets import load_from_disk
 
         return list(load_from_disk(str(path)))
-    pairs = []
-    for lineno, d in iter_jsonl(path):
-        if not isinstance(d, dict):
-            raise InputError(path, lineno, None, "expected an object")
-        for name in ("chosen", "rejected"):
-            if not isinstance(d.get(name), (str, list)):
-                raise InputError(path, lineno, name, "missing (a string or a list of messages)")
-        if "prompt" in d and not isinstance(d["prompt"], (str, list)):
-            raise InputError(path, lineno, "prompt", "expected a string or a list of messages")
-        pairs.append(d)
-    return pairs
+    return [pair.to_dict() for pair in read_records(path, PreferencePair.from_dict)]
 
 
 def split_by_problem(pairs: list[dict], eval_share: float, seed: int) -> tuple[list[dict], list[dict]]:

@@ -112,7 +112,7 @@ def select_by_difficulty(problems: list, results_path, low: float = 0.0, high: f
     Problems the current policy always solves (nothing to learn) or never solves (no
     signal for a group baseline) are dropped. Problems without results are kept.
     """
-    from tdrl.rewards.pairs import read_results
+    from tdrl.io import read_results
 
     shares: dict[str, list[int]] = {}
     for (pid, _), r in read_results(results_path).items():
