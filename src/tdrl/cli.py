@@ -18,12 +18,18 @@ def _fail(message: str) -> NoReturn:
 
 @contextlib.contextmanager
 def _user_errors(*kinds: type[Exception]):
-    """Turn located input errors (and ``kinds``) into a one-line message and exit status 2."""
-    from tdrl.io import InputError
+    """Turn the project's own usage, config and input errors (:class:`tdrl.errors.TdrlError`) and ``kinds``
+    (a missing file, Ray not installed) into a one-line message and exit status 2.
 
+    A plain ``ValueError`` is never one of them, even when a call site names it: raised inside tdrl or
+    a library (TRL, transformers), it is a bug or a failure to look into, so it keeps its traceback.
+    """
+    from tdrl.errors import TdrlError
+
+    caught = tuple(k for k in kinds if k is not ValueError)
     try:
         yield
-    except (InputError, *kinds) as exc:
+    except (TdrlError, *caught) as exc:
         _fail(str(exc))
 
 

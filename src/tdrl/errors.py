@@ -16,3 +16,7 @@ class TdrlError(Exception):
 
 class ConfigError(TdrlError, ValueError):
     """A bad setting: an unknown key, a value of the wrong type, an option out of range (``key: message``)."""
+
+
+class NoData(TdrlError, ValueError):
+    """The input is well formed but holds nothing the stage can use (no samples, every pair filtered out)."""

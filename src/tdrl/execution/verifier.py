@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from tdrl.errors import ConfigError
 from tdrl.execution.asserts import CheckError
 from tdrl.execution.calibration import CalibrationCache, known_reference_ms
 from tdrl.execution.extract import extract_code
@@ -65,7 +66,7 @@ class TimePolicy:
 
     def __post_init__(self) -> None:
         if self.after_timeout not in AFTER_TIMEOUT:
-            raise ValueError(f"after_timeout must be one of {', '.join(AFTER_TIMEOUT)}, got {self.after_timeout!r}")
+            raise ConfigError(f"after_timeout must be one of {', '.join(AFTER_TIMEOUT)}, got {self.after_timeout!r}")
 
 
 _REC = struct.Struct("<IIB")  # a child's record: payload length, test index, kind (``_zygote.REC``)

@@ -20,6 +20,7 @@ import random
 from dataclasses import dataclass, field
 from itertools import product
 
+from tdrl.errors import NoData
 from tdrl.io import read_results  # noqa: F401  (its home was here; old imports keep working)
 from tdrl.records import Problem, Sample
 from tdrl.sampling.prompts import instruction
@@ -153,7 +154,7 @@ def score_samples(problems: dict[str, Problem], samples: list[Sample], results_p
         results = read_results(results_path)
         missing = [s.key for s in samples if s.key not in results]
         if missing:
-            raise ValueError(f"{results_path}: no result for {len(missing)} samples, e.g. {missing[0]} (run tdrl verify)")
+            raise NoData(f"{results_path}: no result for {len(missing)} samples, e.g. {missing[0]} (run tdrl verify)")
         return [(s, results[s.key]) for s in samples]
     from tdrl.execution import Verifier
 

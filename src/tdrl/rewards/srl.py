@@ -23,6 +23,7 @@ import random
 import re
 from collections.abc import Callable
 
+from tdrl.errors import NoData
 from tdrl.io import read_records
 from tdrl.records import Trajectory
 
@@ -194,7 +195,7 @@ def solution_trajectories(problems_path, samples_path=None, results_path=None, s
                 programs[sample.problem_id] = result.get("code") or sample.completion
     if not programs:
         where = "passing samples" if samples_path is not None else "problems with a `reference`"
-        raise ValueError(f"no solutions to split into steps: {where} in {samples_path or problems_path}: 0")
+        raise NoData(f"no solutions to split into steps: {where} in {samples_path or problems_path}: 0")
 
     def task(p) -> str:
         kind = "program (standard input to standard output)" if p.tests and p.tests[0].type == "stdio" else "function"

@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tdrl.errors import ConfigError
 from tdrl.io import ResumableWriter, read_problems
 from tdrl.llm.hf import stable_seed
 from tdrl.sampling.prompts import build_prompt
@@ -76,7 +77,7 @@ def sample_files(
         elif backend == "openai":
             asyncio.run(_sample_openai(todo, writer, model, params, base_url, concurrency, cache_dir, summary, progress))
         else:
-            raise ValueError(f"unknown backend {backend!r} (hf, openai)")
+            raise ConfigError(f"unknown backend {backend!r} (hf, openai)")
         summary.seconds = time.monotonic() - t0
     return summary
 

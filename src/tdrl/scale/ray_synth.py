@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tdrl.errors import ConfigError
 from tdrl.io import ResumableWriter, read_problems
 from tdrl.scale.cluster import connect, place_on
 from tdrl.scale.shard import run_sharded
@@ -78,9 +79,9 @@ def ray_synth_files(
 
     opts = llm or LLMOptions()
     if method not in ("reference", "llm", "llm+reference", "oracle"):
-        raise ValueError(f"unknown method {method!r} (reference, llm, llm+reference, oracle)")
+        raise ConfigError(f"unknown method {method!r} (reference, llm, llm+reference, oracle)")
     if method != "reference" and opts.backend != "openai":
-        raise ValueError(f"--ray with --method {method} needs --backend openai (local models are not sharded)")
+        raise ConfigError(f"--ray with --method {method} needs --backend openai (local models are not sharded)")
     connect(address)
     import ray
 

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tdrl.errors import ConfigError
 from tdrl.execution import Verifier
 from tdrl.execution.calibration import annotate
 from tdrl.execution.run import ProgressBar
@@ -97,7 +98,7 @@ def synth_files(
             problems_path, Path(out_path), cfg, method, llm or LLMOptions(), workers, sandbox, report_dir, progress, index
         )
     if method != "reference":
-        raise ValueError(f"unknown method {method!r} (reference, llm, llm+reference, oracle)")
+        raise ConfigError(f"unknown method {method!r} (reference, llm, llm+reference, oracle)")
     problems, unusable = read_usable_problems(problems_path)
     out_path = Path(out_path)
     dropped_path = out_path.with_name(out_path.name + ".dropped.jsonl")

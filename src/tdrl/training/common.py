@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tdrl.errors import ConfigError
+
 
 def load_tokenizer(path: str):
     """The tokenizer of ``path``, with EOS as pad token when it has none (TRL's convention)."""
@@ -44,10 +46,10 @@ def load_recipe(cls, path, overrides=(), paths: tuple[str, ...] = ("problems",))
     data = {}
     if path is not None:
         if not Path(path).exists():
-            raise ValueError(f"{path}: config file not found")
+            raise ConfigError(f"{path}: config file not found")
         data = yaml.safe_load(Path(path).read_text()) or {}
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of settings")
+            raise ConfigError(f"{path}: expected a mapping of settings")
         base = Path(path).resolve().parent
         for spec in paths:
             _rebase(data, spec.split("."), base)
@@ -57,13 +59,13 @@ def load_recipe(cls, path, overrides=(), paths: tuple[str, ...] = ("problems",))
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"--set {item!r}: expected key=value")
+            raise ConfigError(f"--set {item!r}: expected key=value")
         node = data
         *parents, last = key.split(".")
         for i, part in enumerate(parents):
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ValueError(f"--set {item!r}: {'.'.join(parents[: i + 1])} is not a mapping of settings")
+                raise ConfigError(f"--set {item!r}: {'.'.join(parents[: i + 1])} is not a mapping of settings")
         node[last] = yaml.safe_load(value)
     check_settings(cls, data, where=f"{path}: " if path else "")
     return cls(**data)
@@ -164,9 +166,9 @@ def check_settings(spec, data: dict, where: str = "", prefix: str = "") -> None:
         if key not in schema:
             close = difflib.get_close_matches(str(key), list(schema), n=1)
             hint = f"; did you mean {prefix}{close[0]}?" if close else f"; known: {', '.join(sorted(schema))}"
-            raise ValueError(f"{where}{name}: unknown setting{hint}")
+            raise ConfigError(f"{where}{name}: unknown setting{hint}")
         if not _type_ok(value, schema[key]):
-            raise ValueError(f"{where}{name}: expected {_type_name(schema[key])}, got {value!r} ({type(value).__name__})")
+            raise ConfigError(f"{where}{name}: expected {_type_name(schema[key])}, got {value!r} ({type(value).__name__})")
         if key in nested and isinstance(value, dict):
             check_settings(nested[key], value, where, f"{name}.")
         elif key in nested and isinstance(value, list):

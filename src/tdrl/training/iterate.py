@@ -34,6 +34,8 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tdrl.errors import ConfigError, NoData
+
 _SFT_SCHEMA = {"epochs": float, "learning_rate": float, "batch_size": int, "max_steps": int, "seed": int}
 
 
@@ -72,9 +74,9 @@ def load_iterate_config(path, overrides: list[str] = ()) -> IterateConfig:
     cfg = load_recipe(IterateConfig, path, overrides)
     check_model(cfg.model)
     if not cfg.problems:
-        raise ValueError("no problems: set `problems:` or --set problems=PATH")
+        raise ConfigError("no problems: set `problems:` or --set problems=PATH")
     if cfg.language != "python":
-        raise ValueError(f"language {cfg.language!r}: the verifier runs python only so far")
+        raise ConfigError(f"language {cfg.language!r}: the verifier runs python only so far")
     return cfg
 
 
@@ -234,7 +236,7 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
                 metrics["warnings"].append(warn(f"round {k}: " + no_pairs_warning(scored, rule, stats, prefix="pair_rule.")))
             pairs_done = st.finish("pairs", pairs_settings, metrics)
         if not pairs_done["total_pairs"]:
-            raise ValueError(
+            raise NoData(
                 f"round {k}: no pairs to train the reward model on; "
                 "change pair_rule (e.g. --set pair_rule.min_rejected=-1) or samples_per_problem, and rerun "
                 "(the stages after sampling are redone)"

@@ -19,6 +19,8 @@ import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tdrl.errors import ConfigError
+
 
 @dataclass
 class RMConfig:
@@ -101,7 +103,7 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
         quiet()
     pairs = load_pairs(pairs_path)
     if not pairs:
-        raise ValueError(
+        raise ConfigError(
             f"{pairs_path}: no pairs to train on (see its .stats.json; `tdrl pairs --min-rejected -1` also pairs programs "
             "that pass no test)"
         )
@@ -132,7 +134,7 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
     train, held = [p for p in train if fits(p)], [p for p in held if fits(p)]
     too_long = n_before - len(train) - len(held)
     if not train:
-        raise ValueError(f"no training pairs left: {too_long} longer than --max-length {cfg.max_length}")
+        raise ConfigError(f"no training pairs left: {too_long} longer than --max-length {cfg.max_length}")
 
     torch.manual_seed(cfg.seed)
     model = AutoModelForSequenceClassification.from_pretrained(backbone, num_labels=1)

@@ -32,6 +32,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tdrl.errors import ConfigError, NoData
+
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 # the keys a `rewards:` item and `verifier:` may hold (checked when the recipe loads)
 _REWARD_SCHEMA = {
@@ -90,11 +92,11 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> RLConfig:
 
     cfg = load_recipe(RLConfig, path, overrides, paths=("problems", "difficulty.results", "rewards[].path"))
     if cfg.algorithm not in (*LOSS_TYPES, "rloo"):
-        raise ValueError(f"algorithm {cfg.algorithm!r}: one of {', '.join(LOSS_TYPES)}, rloo")
+        raise ConfigError(f"algorithm {cfg.algorithm!r}: one of {', '.join(LOSS_TYPES)}, rloo")
     if not cfg.problems:
-        raise ValueError("no problems: set `problems:` in the config or --set problems=PATH")
+        raise ConfigError("no problems: set `problems:` in the config or --set problems=PATH")
     if not Path(cfg.problems).exists():
-        raise ValueError(
+        raise ConfigError(
             f"problems: {cfg.problems}: file not found"
             + (
                 f" (relative paths in the file are read from {Path(path).parent}/, --set ones from the current folder)"
@@ -134,46 +136,20 @@ def select_by_difficulty(problems: list, results_path, low: float = 0.0, high: f
 
 
 def build_rewards(cfg: RLConfig, problems: dict, verifier) -> tuple[list, list[float]]:
-    """Reward functions and weights from the ``rewards`` list of the config.
+    """Reward functions and weights from the ``rewards`` list of the config (by type, :data:`tdrl.rewards.functions.REWARDS`).
 
     With a tests reward, the other rewards give ``None`` on the rows the verifier could not
     judge (:class:`~tdrl.rewards.functions.InfraRows`), so TRL leaves those rows out entirely.
     """
-    from tdrl.rewards.functions import InfraRows, LengthPenalty, VerifierReward, format_reward
+    from tdrl.rewards.functions import InfraRows, RewardContext, VerifierReward, build_reward
 
-    funcs, weights = [], []
-    infra = InfraRows()
-    for spec in cfg.rewards:
-        spec = dict(spec)
-        kind = spec.pop("type", None)
-        weight = float(spec.pop("weight", 1.0))
-        if kind == "tests":
-            funcs.append(
-                VerifierReward(problems, spec.pop("kind", "pass_rate"), verifier, bonus=spec.pop("bonus", 1.0), infra=infra)
-            )
-        elif kind == "format":
-            think = bool(spec.pop("think", True))
-
-            def fmt(prompts, completions, _think=think, **kw):
-                return format_reward(completions, think=_think)
-
-            fmt.__name__ = "format_think" if think else "format_code"
-            funcs.append(fmt)
-        elif kind == "length":
-            funcs.append(LengthPenalty(int(spec.pop("limit")), float(spec.pop("scale", 1.0))))
-        elif kind == "reward_model":
-            from tdrl.rewards.model import RewardModelScorer
-
-            funcs.append(RewardModelScorer(str(spec.pop("path")), batch_size=int(spec.pop("batch_size", 16))))
-        else:
-            raise ValueError(f"unknown reward type {kind!r} (tests, format, length, reward_model)")
-        if spec:
-            raise ValueError(f"reward {kind!r}: unknown option(s) {', '.join(spec)}")
-        weights.append(weight)
+    ctx = RewardContext(problems, verifier, InfraRows())
+    built = [build_reward(spec, ctx) for spec in cfg.rewards]
+    funcs, weights = [f for f, _ in built], [w for _, w in built]
     if not funcs:
-        raise ValueError("no rewards configured")
-    if infra.publishers:
-        funcs = [f if isinstance(f, VerifierReward) else infra.masked(f) for f in funcs]
+        raise ConfigError("rewards: none configured")
+    if ctx.infra.publishers:
+        funcs = [f if isinstance(f, VerifierReward) else ctx.infra.masked(f) for f in funcs]
     return funcs, weights
 
 
@@ -237,7 +213,7 @@ def train_rl(
             problems, cfg.difficulty["results"], cfg.difficulty.get("min", 0.0), cfg.difficulty.get("max", 1.0)
         )
     if not problems and not rows:
-        raise ValueError(f"no problems left to train on (difficulty filter dropped {dropped})")
+        raise NoData(f"no problems left to train on (difficulty filter dropped {dropped})")
     model_path = resolve_model(cfg.model)
     tokenizer = load_tokenizer(model_path)
     fmt = cfg.prompt_format
@@ -296,7 +272,7 @@ def train_rl(
             funcs, weights = list(reward_funcs), list(reward_weights or [1.0] * len(reward_funcs))
         if cfg.algorithm == "rloo":
             if rollout_func is not None:
-                raise ValueError("a custom rollout (multi-turn environments) needs a GRPO algorithm, not rloo")
+                raise ConfigError("a custom rollout (multi-turn environments) needs a GRPO algorithm, not rloo")
             from trl import RLOOConfig, RLOOTrainer
 
             args = RLOOConfig(**common, reward_weights=weights, **cfg.trl)

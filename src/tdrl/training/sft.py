@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tdrl.errors import NoData
+
 
 def sft_train(
     model: str,
@@ -33,7 +35,7 @@ def sft_train(
     from tdrl.training.common import load_tokenizer
 
     if not rows:
-        raise ValueError("no SFT rows")
+        raise NoData("no SFT rows")
     path = resolve_model(model)
     tokenizer = load_tokenizer(path)
     gpu = torch.cuda.is_available()

@@ -19,6 +19,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tdrl.errors import NoData
 from tdrl.rewards.srl import PROMPT, StepReward, Trajectory, dynamic_filter, expand, step_reward
 
 
@@ -99,7 +100,7 @@ def train_srl(cfg: SRLConfig, trajectories: list[Trajectory] | None = None, prog
     out.mkdir(parents=True, exist_ok=True)
     rows = expand(trajectories, think=cfg.think)
     if not rows:
-        raise ValueError("no step instances: every trajectory has a single step")
+        raise NoData("no step instances: every trajectory has a single step")
     policy = cfg.model
     rl_base = {"beta": 0.0, "num_generations": cfg.rollouts, "batch_size": cfg.rollouts * 2, **cfg.rl}
     summary: dict = {"config": asdict(cfg), "instances": len(rows), "rounds": [], "warnings": []}
