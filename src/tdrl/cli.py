@@ -526,48 +526,60 @@ def pairs(
 def train_rm(
     pairs_path: Path = typer.Option(..., "--pairs", help="Pairs JSONL or `datasets` folder from `tdrl pairs`."),
     out: Path = typer.Option(..., "--out", help="Folder for the reward model, metrics.json and accuracy.png."),
-    model: str = typer.Option("embedded", "--model", help="Backbone: HF id or path (causal LM or classifier), or 'embedded'."),
-    epochs: float = typer.Option(1.0, "--epochs"),
-    max_steps: int = typer.Option(-1, "--max-steps", help="Stop after this many steps (-1: by epochs)."),
-    lr: float = typer.Option(5e-5, "--lr", help="Learning rate."),
-    batch_size: int = typer.Option(8, "--batch-size", help="Pairs per device and step."),
-    grad_accum: int = typer.Option(1, "--grad-accum", help="Gradient accumulation steps."),
-    eval_share: float = typer.Option(0.2, "--eval-share", help="Share of problems held out for pair accuracy."),
-    eval_steps: int = typer.Option(20, "--eval-steps", help="Held-out accuracy every this many steps."),
-    lora: bool = typer.Option(False, "--lora", help="Train a LoRA adapter; --out then holds the adapter and score head only."),
-    lora_r: int = typer.Option(16, "--lora-r"),
-    merge: bool = typer.Option(False, "--merge", help="With --lora: save the merged model (a plain transformers folder)."),
-    center_rewards: float = typer.Option(0.01, "--center-rewards", help="TRL center_rewards_coefficient (0: off)."),
-    max_length: int = typer.Option(
-        1024, "--max-length", help="Longest prompt + answer in tokens (longer pairs are counted and left out)."
+    config: Path | None = typer.Option(None, "--config", help="Settings YAML (RMConfig fields: backbone, epochs, lora...)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest; repeatable)."),
+    model: str | None = typer.Option(
+        None, "--model", help="Backbone: HF id or path (causal LM or classifier), or 'embedded'. [default: embedded]"
     ),
-    seed: int = typer.Option(0, "--seed"),
+    epochs: float | None = typer.Option(None, "--epochs", help="[default: 1.0]"),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many steps (-1: by epochs). [default: -1]"),
+    lr: float | None = typer.Option(None, "--lr", help="Learning rate. [default: 5e-05]"),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Pairs per device and step. [default: 8]"),
+    grad_accum: int | None = typer.Option(None, "--grad-accum", help="Gradient accumulation steps. [default: 1]"),
+    eval_share: float | None = typer.Option(
+        None, "--eval-share", help="Share of problems held out for pair accuracy. [default: 0.2]"
+    ),
+    eval_steps: int | None = typer.Option(None, "--eval-steps", help="Held-out accuracy every this many steps. [default: 20]"),
+    lora: bool = typer.Option(
+        False, "--lora", help="Train a LoRA adapter (lora: {r, alpha}); --out then holds the adapter and score head only."
+    ),
+    lora_r: int | None = typer.Option(None, "--lora-r", help="LoRA rank, with alpha 2 * r (implies --lora). [default: 16]"),
+    merge: bool = typer.Option(False, "--merge", help="With --lora: save the merged model (a plain transformers folder)."),
+    center_rewards: float | None = typer.Option(
+        None, "--center-rewards", help="TRL center_rewards_coefficient (0: off). [default: 0.01]"
+    ),
+    max_length: int | None = typer.Option(
+        None, "--max-length", help="Longest prompt + answer in tokens (longer pairs are counted and left out). [default: 1024]"
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="[default: 0]"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress and training logs."),
 ) -> None:
-    """Train a Bradley-Terry reward model on preference pairs with TRL's RewardTrainer."""
-    from tdrl.llm.embedded import check_model
-    from tdrl.training.reward_model import RMConfig, train_reward_model
+    """Train a Bradley-Terry reward model on preference pairs with TRL's RewardTrainer.
 
-    with _user_errors(ValueError):
-        check_model(model)
-    cfg = RMConfig(
-        backbone=model,
-        epochs=epochs,
-        max_steps=max_steps,
-        learning_rate=lr,
-        batch_size=batch_size,
-        gradient_accumulation=grad_accum,
-        eval_share=eval_share,
-        eval_steps=eval_steps,
-        lora=lora,
-        lora_r=lora_r,
-        merge=merge,
-        lora_alpha=2 * lora_r,
-        center_rewards_coefficient=center_rewards or None,
-        max_length=max_length,
-        seed=seed,
-    )
-    with _user_errors(ValueError, FileNotFoundError):
+    Settings come from --config and --set (RMConfig fields); the options below, when given, override them.
+    """
+    from tdrl.training.reward_model import load_config, train_reward_model
+
+    flags = {
+        "backbone": model,
+        "epochs": epochs,
+        "max_steps": max_steps,
+        "learning_rate": lr,
+        "batch_size": batch_size,
+        "gradient_accumulation": grad_accum,
+        "eval_share": eval_share,
+        "eval_steps": eval_steps,
+        "max_length": max_length,
+        "seed": seed,
+        "merge": merge or None,
+    }
+    if lora or lora_r is not None:
+        flags["lora"] = {"r": lora_r or 16, "alpha": 2 * (lora_r or 16)}
+    given = {k: v for k, v in flags.items() if v is not None}
+    if center_rewards is not None:
+        given["center_rewards_coefficient"] = center_rewards or None  # 0: off
+    with _user_errors(FileNotFoundError):
+        cfg = load_config(config, list(overrides), given)
         metrics = train_reward_model(pairs_path, out, cfg, progress=progress)
     before, after = metrics["heldout_accuracy_before"], metrics["heldout_accuracy"]
     typer.echo(
@@ -733,48 +745,63 @@ def iterate(
 
 @app.command()
 def srl(
-    trajectories: Path = typer.Option(..., "--trajectories", help="Trajectories JSONL (id, problem, steps[, kind, meta])."),
-    model: str = typer.Option("embedded", "--model", help="Policy: HF id or path, or 'embedded'."),
-    out: Path = typer.Option(Path("srl-run"), "--out", help="Run folder."),
-    rounds: int = typer.Option(2, "--rounds", help="Dynamic-sampling rounds (re-filter, then GRPO)."),
-    steps_per_round: int = typer.Option(10, "--steps-per-round"),
-    rollouts: int = typer.Option(4, "--rollouts", help="Rollouts per prompt (GRPO group size)."),
-    epsilon: float = typer.Option(1e-4, "--epsilon", help="Drop prompts whose reward std is at most this."),
-    autojunk: bool = typer.Option(False, "--autojunk/--no-autojunk", help="SequenceMatcher's autojunk heuristic."),
-    think: bool = typer.Option(
-        True, "--think/--no-think", help="Ask for a <think> monologue before the step (--no-think: the first line is the step)."
+    trajectories: Path | None = typer.Option(
+        None, "--trajectories", help="Trajectories JSONL (id, problem, steps[, kind, meta]); or `trajectories:` in --config."
     ),
-    prompt_format: str = typer.Option("completion", "--format", help="completion | instruct."),
-    lr: float = typer.Option(5e-4, "--lr"),
-    max_tokens: int = typer.Option(64, "--max-tokens", help="Most tokens per rollout."),
-    batch_size: int = typer.Option(16, "--batch-size", help="Completions per step (a multiple of --rollouts)."),
-    then_rl_steps: int = typer.Option(0, "--then-rl-steps", help="RLVR steps on whole problems after SRL (math)."),
+    config: Path | None = typer.Option(None, "--config", help="Settings YAML (SRLConfig fields; `rl:` holds GRPO's)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest; repeatable)."),
+    model: str | None = typer.Option(None, "--model", help="Policy: HF id or path, or 'embedded'. [default: embedded]"),
+    out: Path | None = typer.Option(None, "--out", help="Run folder. [default: srl-run]"),
+    rounds: int | None = typer.Option(None, "--rounds", help="Dynamic-sampling rounds (re-filter, then GRPO). [default: 2]"),
+    steps_per_round: int | None = typer.Option(None, "--steps-per-round", help="[default: 10]"),
+    rollouts: int | None = typer.Option(None, "--rollouts", help="Rollouts per prompt (GRPO group size). [default: 4]"),
+    epsilon: float | None = typer.Option(
+        None, "--epsilon", help="Drop prompts whose reward std is at most this. [default: 0.0001]"
+    ),
+    autojunk: bool | None = typer.Option(
+        None, "--autojunk/--no-autojunk", help="SequenceMatcher's autojunk heuristic. [default: no-autojunk]"
+    ),
+    think: bool | None = typer.Option(
+        None,
+        "--think/--no-think",
+        help="Ask for a <think> monologue before the step (--no-think: the first line is the step). [default: think]",
+    ),
+    prompt_format: str | None = typer.Option(None, "--format", help="completion | instruct. [default: completion]"),
+    lr: float | None = typer.Option(None, "--lr", help="[default: 0.0005]"),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Most tokens per rollout. [default: 64]"),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help="Completions per step (a multiple of --rollouts). [default: 16]"
+    ),
+    then_rl_steps: int | None = typer.Option(
+        None, "--then-rl-steps", help="RLVR steps on whole problems after SRL (math). [default: 0]"
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Supervised RL: step-wise similarity rewards from expert trajectories on GRPO, then optional RLVR.
 
+    Settings come from --config and --set (SRLConfig fields); the options below, when given, override them.
     `tdrl trajectories` writes built-in trajectory sets or turns solutions into step trajectories.
     """
-    from tdrl.llm.embedded import check_model
-    from tdrl.training.srl import SRLConfig, train_srl
+    from tdrl.training.srl import load_config, train_srl
 
-    with _user_errors(ValueError):
-        check_model(model)
-    cfg = SRLConfig(
-        model=model,
-        trajectories=str(trajectories),
-        out_dir=str(out),
-        rounds=rounds,
-        steps_per_round=steps_per_round,
-        rollouts=rollouts,
-        epsilon=epsilon,
-        autojunk=autojunk,
-        think=think,
-        prompt_format=prompt_format,
-        then_rl_steps=then_rl_steps,
-        rl={"learning_rate": lr, "max_completion_length": max_tokens, "save_steps": 100_000, "batch_size": batch_size},
-    )
-    with _user_errors(ValueError, FileNotFoundError):
+    flags = {
+        "trajectories": None if trajectories is None else str(trajectories),
+        "model": model,
+        "out_dir": None if out is None else str(out),
+        "rounds": rounds,
+        "steps_per_round": steps_per_round,
+        "rollouts": rollouts,
+        "epsilon": epsilon,
+        "autojunk": autojunk,
+        "think": think,
+        "prompt_format": prompt_format,
+        "then_rl_steps": then_rl_steps,
+        "rl.learning_rate": lr,
+        "rl.max_completion_length": max_tokens,
+        "rl.batch_size": batch_size,
+    }
+    with _user_errors(FileNotFoundError):
+        cfg = load_config(config, list(overrides), {k: v for k, v in flags.items() if v is not None})
         summary = train_srl(cfg, progress=progress)
     for r in summary["rounds"]:
         typer.echo(
@@ -783,7 +810,7 @@ def srl(
     typer.echo(f"after SRL: mean step reward {summary['final_mean_step_reward']:.3f}")
     if "rlvr" in summary:
         typer.echo(f"RLVR: answer reward {summary['rlvr']['first_reward']} -> {summary['rlvr']['last_reward']}")
-    typer.echo(f"policy: {summary['policy']}; summary: {out}/srl_summary.json")
+    typer.echo(f"policy: {summary['policy']}; summary: {cfg.out_dir}/srl_summary.json")
 
 
 @app.command()

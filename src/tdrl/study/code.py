@@ -63,7 +63,7 @@ class CodeStudyConfig:
             "lora": {"r": 16, "alpha": 32},
         }
     )
-    rm: dict = field(default_factory=lambda: {"n": 2, "epochs": 2.0, "learning_rate": 5e-5, "lora": True, "batch_size": 8})
+    rm: dict = field(default_factory=lambda: {"n": 2, "epochs": 2.0, "learning_rate": 5e-5, "lora": {"r": 16, "alpha": 32}, "batch_size": 8})
     best_of_n: bool = True  # the reward-model stage (off in the demo's short version)
     bootstrap: int = 2000
     torch_threads: int | None = None  # e.g. 1 on a machine shared with other jobs (see docs/study.md)
@@ -278,7 +278,7 @@ def rerank_with_reward_model(cfg: CodeStudyConfig, out: Path, progress: bool) ->
     )
     if n_pairs == 0:
         return {"pairs": 0, "pair_totals": totals, "reason": "no train problem had both a passing and a failing sample"}
-    lora = bool(rm.pop("lora", True))
+    lora = rm.pop("lora", {"r": 16, "alpha": 32})
     metrics = train_reward_model(
         folder / "pairs.jsonl", folder / "reward_model", RMConfig(backbone=cfg.model, lora=lora, seed=cfg.seed, **rm), progress
     )

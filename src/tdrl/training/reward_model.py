@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tdrl.errors import ConfigError
+from tdrl.training.common import LoraSettings
 
 
 @dataclass
@@ -32,15 +33,23 @@ class RMConfig:
     gradient_accumulation: int = 1
     eval_share: float = 0.2
     eval_steps: int = 20
-    lora: bool = False
-    lora_r: int = 16
-    lora_alpha: int = 32
+    lora: dict | None = field(default=None, metadata={"schema": LoraSettings})  # {"r": 16, "alpha": 32}: LoRA (PEFT)
     merge: bool = False  # LoRA: save the merged model (a plain folder) instead of the adapter
     center_rewards_coefficient: float | None = 0.01
     max_length: int = 1024
     seed: int = 0
     use_cpu: bool | None = None  # None: CPU exactly when no GPU is present
     logging_steps: int = 10
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = (), flags: dict | None = None) -> RMConfig:
+    """An :class:`RMConfig` from a YAML file, ``key=value`` overrides and the command's own flags (which win)."""
+    from tdrl.llm.embedded import check_model
+    from tdrl.training.common import load_recipe
+
+    cfg = load_recipe(RMConfig, path, overrides, paths=(), flags=flags)
+    check_model(cfg.backbone)
+    return cfg
 
 
 def load_pairs(path) -> list[dict]:
@@ -93,7 +102,7 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
 
     from tdrl.llm.embedded import resolve_model
     from tdrl.rewards.model import RewardModelScorer
-    from tdrl.training.common import load_tokenizer, quiet
+    from tdrl.training.common import load_tokenizer, peft_lora, quiet, trainer_args
 
     cfg = cfg or RMConfig()
     out_dir = Path(out_dir)
@@ -139,34 +148,25 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
     torch.manual_seed(cfg.seed)
     model = AutoModelForSequenceClassification.from_pretrained(backbone, num_labels=1)
     model.config.pad_token_id = tokenizer.pad_token_id
-    peft_config = None
-    if cfg.lora:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(
-            task_type="SEQ_CLS", r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0, target_modules="all-linear"
-        )
+    peft_config = peft_lora(cfg.lora, "SEQ_CLS")
     use_cpu = cfg.use_cpu if cfg.use_cpu is not None else not torch.cuda.is_available()
     args = RewardConfig(
-        output_dir=str(out_dir / "checkpoints"),
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps,
-        learning_rate=cfg.learning_rate,
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation,
-        eval_strategy="steps" if held else "no",
-        eval_steps=cfg.eval_steps,
-        logging_steps=cfg.logging_steps,
-        save_strategy="no",
-        report_to="none",
-        center_rewards_coefficient=cfg.center_rewards_coefficient,
-        max_length=cfg.max_length,
-        seed=cfg.seed,
-        use_cpu=use_cpu,
-        bf16=False,
-        disable_tqdm=not progress,
-        dataset_num_proc=None,
+        **trainer_args(
+            cfg,
+            str(out_dir / "checkpoints"),
+            progress,
+            num_train_epochs=cfg.epochs,
+            per_device_eval_batch_size=cfg.batch_size,
+            eval_strategy="steps" if held else "no",
+            eval_steps=cfg.eval_steps,
+            save_strategy="no",
+            report_to="none",
+            center_rewards_coefficient=cfg.center_rewards_coefficient,
+            max_length=cfg.max_length,
+            use_cpu=use_cpu,
+            bf16=False,
+            dataset_num_proc=None,
+        )
     )
     trainer = RewardTrainer(
         model=model,

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tdrl.errors import ConfigError, NoData
+from tdrl.training.common import LoraSettings
 
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 # the keys a `rewards:` item and `verifier:` may hold (checked when the recipe loads)
@@ -69,7 +70,7 @@ class RLConfig:
     beta: float = 0.0
     temperature: float = 1.0
     max_completion_length: int = 256
-    lora: dict | None = field(default=None, metadata={"schema": {"r": int, "alpha": int}})  # {"r": 16, "alpha": 32}
+    lora: dict | None = field(default=None, metadata={"schema": LoraSettings})  # {"r": 16, "alpha": 32}
     merge: bool = False  # LoRA: also write the merged model to final/ now (default: merged on first use)
     use_vllm: bool | None = None  # None: on a GPU with vllm installed, except with a custom rollout (see use_vllm())
     seed: int = 0
@@ -196,7 +197,7 @@ def train_rl(
     from tdrl.execution import TimePolicy, Verifier
     from tdrl.io import read_problems, warn
     from tdrl.llm.embedded import resolve_model
-    from tdrl.training.common import load_tokenizer, quiet
+    from tdrl.training.common import load_tokenizer, peft_lora, quiet, trainer_args
 
     out = Path(cfg.out_dir)
     if not progress:
@@ -223,34 +224,22 @@ def train_rl(
     gpu = torch.cuda.is_available()
     vllm = use_vllm(cfg, gpu, rollout_func)
     report_to = [r for r in cfg.report_to if _has(r)]
-    common = dict(
-        output_dir=str(out),
-        max_steps=cfg.max_steps,
-        learning_rate=cfg.learning_rate,
-        per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation,
+    common = trainer_args(
+        cfg,
+        str(out),
+        progress,
         num_generations=cfg.num_generations,
         max_completion_length=cfg.max_completion_length,
         temperature=cfg.temperature,
         beta=cfg.beta,
-        logging_steps=cfg.logging_steps,
         save_steps=cfg.save_steps or 50,
         save_strategy="steps" if cfg.save_steps or cfg.lora else "no",  # full-model checkpoints are opt-in
         report_to=report_to or "none",
-        seed=cfg.seed,
         use_cpu=not gpu,
         bf16=gpu and torch.cuda.is_bf16_supported(),
-        disable_tqdm=not progress,
         gradient_checkpointing=gpu,  # TRL turns it on by default; on CPU it only slows small models down
     )
-    peft_config = None
-    if cfg.lora:
-        from peft import LoraConfig
-
-        r = int(cfg.lora.get("r", 16))
-        peft_config = LoraConfig(
-            task_type="CAUSAL_LM", r=r, lora_alpha=int(cfg.lora.get("alpha", 2 * r)), target_modules="all-linear"
-        )
+    peft_config = peft_lora(cfg.lora, "CAUSAL_LM")
 
     vcfg = dict(cfg.verifier)
     timeout = float(vcfg.pop("timeout", 3.0))
