@@ -52,7 +52,16 @@ def test_a_valueerror_from_trl_keeps_its_traceback(tmp_path, tiny_model):
     # TRL's GRPOConfig rejects a batch that is not a multiple of the group size: not tdrl's check, so
     # it is not dressed up as a one-line usage error
     args = [*TDRL, "rl", "--no-progress", "--set", f"problems={data_file('demo_problems.jsonl')}", "--set", f"model={tiny_model}"]
-    args += ["--set", f"out_dir={tmp_path / 'run'}", "--set", "num_generations=3", "--set", "batch_size=4", "--set", "max_steps=1"]
+    args += [
+        "--set",
+        f"out_dir={tmp_path / 'run'}",
+        "--set",
+        "num_generations=3",
+        "--set",
+        "batch_size=4",
+        "--set",
+        "max_steps=1",
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "Traceback" in proc.stderr and "ValueError" in proc.stderr and not proc.stderr.startswith("error:")

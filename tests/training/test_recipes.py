@@ -77,14 +77,18 @@ def test_rl_warns_when_every_group_had_equal_rewards():
 
 def test_values_are_converted_to_the_declared_type_nested_blocks_included():
     # YAML 1.1 reads 1e-5 (no dot) as the string "1e-5": a float field takes it as the number it is
-    cfg = load_config(None, [PROBLEMS, "learning_rate=1e-5", "temperature=1", "verifier.timeout=5", "difficulty={results: r, min: 0}"])
+    cfg = load_config(
+        None, [PROBLEMS, "learning_rate=1e-5", "temperature=1", "verifier.timeout=5", "difficulty={results: r, min: 0}"]
+    )
     assert cfg.learning_rate == 1e-5 and type(cfg.learning_rate) is float
     assert cfg.temperature == 1.0 and type(cfg.temperature) is float
     assert type(cfg.verifier["timeout"]) is float and type(cfg.difficulty["min"]) is float
     cfg = load_config(None, [PROBLEMS, "rewards=[{type: tests, weight: 2}]", "lora={r: 4, dropout: 0}"])
     assert type(cfg.rewards[0]["weight"]) is float and type(cfg.lora["dropout"]) is float
     nested = load_iterate_config(None, [PROBLEMS, "rl.learning_rate=3e-6", "rm.epochs=2", "pair_rule.min_gap=1"])
-    assert nested.rl["learning_rate"] == 3e-6 and type(nested.rm["epochs"]) is float and type(nested.pair_rule["min_gap"]) is float
+    assert (
+        nested.rl["learning_rate"] == 3e-6 and type(nested.rm["epochs"]) is float and type(nested.pair_rule["min_gap"]) is float
+    )
     for bad, message in [
         ("max_steps='3'", "max_steps: expected int, got '3' (str)"),  # text for an int is an error, not a guess
         ("learning_rate=fast", "learning_rate: expected float, got 'fast' (str)"),

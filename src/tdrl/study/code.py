@@ -63,7 +63,9 @@ class CodeStudyConfig:
             "lora": {"r": 16, "alpha": 32},
         }
     )
-    rm: dict = field(default_factory=lambda: {"n": 2, "epochs": 2.0, "learning_rate": 5e-5, "lora": {"r": 16, "alpha": 32}, "batch_size": 8})
+    rm: dict = field(
+        default_factory=lambda: {"n": 2, "epochs": 2.0, "learning_rate": 5e-5, "lora": {"r": 16, "alpha": 32}, "batch_size": 8}
+    )
     best_of_n: bool = True  # the reward-model stage (off in the demo's short version)
     bootstrap: int = 2000
     torch_threads: int | None = None  # e.g. 1 on a machine shared with other jobs (see docs/study.md)
