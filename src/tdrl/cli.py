@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 
@@ -26,7 +26,7 @@ def _user_errors(*kinds: type[Exception]):
     """
     from tdrl.errors import TdrlError
 
-    caught = tuple(k for k in kinds if k is not ValueError)
+    caught: tuple[type[Exception], ...] = tuple(k for k in kinds if k is not ValueError)
     try:
         yield
     except (TdrlError, *caught) as exc:
@@ -560,7 +560,7 @@ def train_rm(
     """
     from tdrl.training.reward_model import load_config, train_reward_model
 
-    flags = {
+    flags: dict[str, Any] = {
         "backbone": model,
         "epochs": epochs,
         "max_steps": max_steps,
@@ -784,7 +784,7 @@ def srl(
     """
     from tdrl.training.srl import load_config, train_srl
 
-    flags = {
+    flags: dict[str, Any] = {
         "trajectories": None if trajectories is None else str(trajectories),
         "model": model,
         "out_dir": None if out is None else str(out),

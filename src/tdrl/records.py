@@ -52,6 +52,22 @@ def require(d: dict, key: str, kind: type | tuple, where: str = "", optional: bo
     return value
 
 
+def require_object(d: Any, where: str = "<record>") -> dict:
+    """``d`` itself, checked to be a JSON object (a dict)."""
+    if not isinstance(d, dict):
+        raise RecordError(where, f"expected an object, got {type(d).__name__}")
+    return d
+
+
+def require_choice(d: dict, key: str, choices: tuple[str, ...], what: str, where: str = "") -> Any:
+    """``d[key]``, checked to be one of ``choices`` (``what`` names them in the error: "test type")."""
+    value = require(d, key, str, where)
+    if value not in choices:
+        path = f"{where}.{key}" if where else key
+        raise RecordError(path, f"unknown {what} {value!r} (expected one of {', '.join(choices)})")
+    return value
+
+
 @dataclass
 class Test:
     """One test: a call with literal input/output, an assert statement, a stdin/stdout pair,
@@ -77,6 +93,7 @@ class Test:
     rule: str | None = None
 
     def to_dict(self) -> dict:
+        d: dict[str, Any]
         if self.type in ("call", "method"):
             d = {"type": self.type, "input": self.input, "output": self.output}
             if self.type == "method":
@@ -95,11 +112,7 @@ class Test:
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "test") -> Test:
-        if not isinstance(d, dict):
-            raise RecordError(where, f"expected an object, got {type(d).__name__}")
-        kind = require(d, "type", str, where)
-        if kind not in TEST_TYPES:
-            raise RecordError(f"{where}.type", f"unknown test type {kind!r} (expected one of {', '.join(TEST_TYPES)})")
+        kind = require_choice(require_object(d, where), "type", TEST_TYPES, "test type", where)
         atol = require(d, "atol", (int, float), where, optional=True) or 0.0
         if atol < 0:
             raise RecordError(f"{where}.atol", "must be >= 0")
@@ -167,8 +180,7 @@ class Problem:
 
     @classmethod
     def from_dict(cls, d: Any) -> Problem:
-        if not isinstance(d, dict):
-            raise RecordError("<record>", f"expected an object, got {type(d).__name__}")
+        require_object(d)
         pid = require(d, "id", str)
         raw_tests = require(d, "tests", list)
         tests = [Test.from_dict(t, f"tests[{i}]") for i, t in enumerate(raw_tests)]
@@ -205,8 +217,7 @@ class Sample:
 
     @classmethod
     def from_dict(cls, d: Any) -> Sample:
-        if not isinstance(d, dict):
-            raise RecordError("<record>", f"expected an object, got {type(d).__name__}")
+        require_object(d)
         sample_id = d.get("sample_id")
         if isinstance(sample_id, int) and not isinstance(sample_id, bool):
             sample_id = str(sample_id)
@@ -238,13 +249,13 @@ class TestResult:
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "test") -> TestResult:
-        if not isinstance(d, dict):
-            raise RecordError(where, f"expected an object, got {type(d).__name__}")
-        status = require(d, "status", str, where)
-        if status not in TEST_STATUSES:
-            raise RecordError(f"{where}.status", f"unknown test status {status!r} (expected one of {', '.join(TEST_STATUSES)})")
-        time_ms = require(d, "time_ms", (int, float), where, optional=True) or 0.0
-        return cls(status, float(time_ms), require(d, "error", str, where, optional=True))  # type: ignore[arg-type]
+        """One entry of a result's ``tests`` list, as :meth:`to_dict` writes it."""
+        require_object(d, where)
+        return cls(
+            require_choice(d, "status", TEST_STATUSES, "test status", where),
+            float(require(d, "time_ms", (int, float), where, optional=True) or 0.0),
+            require(d, "error", str, where, optional=True),
+        )
 
 
 @dataclass
@@ -294,11 +305,7 @@ class Result:
     @classmethod
     def from_dict(cls, d: Any) -> Result:
         """A result as ``tdrl verify`` writes it (``passed``, ``total`` and ``pass_rate_lower_bound`` are derived, not read)."""
-        if not isinstance(d, dict):
-            raise RecordError("<record>", f"expected an object, got {type(d).__name__}")
-        status = require(d, "status", str)
-        if status not in RESULT_STATUSES:
-            raise RecordError("status", f"unknown result status {status!r} (expected one of {', '.join(RESULT_STATUSES)})")
+        status = require_choice(require_object(d), "status", RESULT_STATUSES, "result status")
         pass_rate = require(d, "pass_rate", (int, float))
         if not 0 <= pass_rate <= 1:
             raise RecordError("pass_rate", f"must be in [0, 1], got {pass_rate}")
@@ -346,8 +353,15 @@ class Result:
         return cls.unjudged("infra_error", problem_id, sample_id, n_tests, reason, **kw)
 
 
+class _Plain:
+    """A record whose JSON form is its fields as they are."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)  # type: ignore[call-overload]
+
+
 @dataclass
-class Task:
+class Task(_Plain):
     """One verifiable query of an environment: the prompt the model sees and what the verifier needs (``info``).
 
     ``{"id", "env", "split", "prompt", "info"?}``, as ``tdrl envs tasks`` writes it.
@@ -359,13 +373,9 @@ class Task:
     prompt: str
     info: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, d: Any) -> Task:
-        if not isinstance(d, dict):
-            raise RecordError("<record>", f"expected an object, got {type(d).__name__}")
+        require_object(d)
         return cls(
             id=require(d, "id", str),
             env=require(d, "env", str),
@@ -376,7 +386,7 @@ class Task:
 
 
 @dataclass
-class Trajectory:
+class Trajectory(_Plain):
     """An expert's solution in ordered steps, for SRL: ``{"id", "problem", "steps": [...], "kind"?, "meta"?}``.
 
     ``kind`` is ``math``, ``agent`` or ``code``; a math trajectory's ``meta.answer`` is the final answer (RLVR).
@@ -388,13 +398,9 @@ class Trajectory:
     kind: str = "math"
     meta: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, d: Any) -> Trajectory:
-        if not isinstance(d, dict):
-            raise RecordError("<record>", f"expected an object, got {type(d).__name__}")
+        require_object(d)
         tid, problem = require(d, "id", str), require(d, "problem", str)
         steps = require(d, "steps", list)
         if not steps:
@@ -423,8 +429,7 @@ class PreferencePair:
 
     @classmethod
     def from_dict(cls, d: Any) -> PreferencePair:
-        if not isinstance(d, dict):
-            raise RecordError("<record>", f"expected an object, got {type(d).__name__}")
+        require_object(d)
         for name in ("chosen", "rejected"):
             if not isinstance(d.get(name), (str, list)):
                 raise RecordError(name, "missing (a string or a list of messages)")

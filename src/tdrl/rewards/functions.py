@@ -153,7 +153,8 @@ class VerifierReward:
         t0 = time.perf_counter()
         flags = None
         try:
-            keys, unique = [], {}
+            keys: list = []
+            unique: dict = {}
             for i, (pid, completion) in enumerate(zip(problem_id, completions)):
                 text = normalize_response(completion_text(completion)).text
                 if prompt_format is not None and prompt_format[i] == "completion":

@@ -50,7 +50,7 @@ def load_recipe(cls, path, overrides=(), paths: tuple[str, ...] = ("problems",),
     """
     import yaml
 
-    data = {}
+    data: dict[str, Any] = {}
     if path is not None:
         if not Path(path).exists():
             raise ConfigError(f"{path}: config file not found")
@@ -67,21 +67,22 @@ def load_recipe(cls, path, overrides=(), paths: tuple[str, ...] = ("problems",),
         key, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"--set {item!r}: expected key=value")
-        node = data
-        *parents, last = key.split(".")
-        for i, part in enumerate(parents):
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {item!r}: {'.'.join(parents[: i + 1])} is not a mapping of settings")
-        node[last] = yaml.safe_load(value)
+        _put(data, key, yaml.safe_load(value), f"--set {item!r}")
     for key, value in (flags or {}).items():
-        node = data
-        *parents, last = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
+        _put(data, key, value, f"--{key}")
     check_settings(cls, data, where=f"{path}: " if path else "")
     return cls(**data)
+
+
+def _put(data: dict, key: str, value: Any, source: str) -> None:
+    """Set the dotted ``key`` of ``data`` (``rl.lora.r``), making the mappings on the way."""
+    node = data
+    *parents, last = key.split(".")
+    for i, part in enumerate(parents):
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: {'.'.join(parents[: i + 1])} is not a mapping of settings")
+    node[last] = value
 
 
 @dataclass

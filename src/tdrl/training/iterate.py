@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,8 @@ _SFT_SCHEMA = {"epochs": float, "learning_rate": float, "batch_size": int, "max_
 
 @dataclass
 class IterateConfig:
+    """A ``tdrl iterate`` recipe: the rounds, what each stage samples and trains, and the nested stage settings."""
+
     model: str = "embedded"
     problems: str = ""
     out_dir: str = "iterate-run"
@@ -67,7 +70,7 @@ class IterateConfig:
     final_eval: bool = True  # sample and verify the last round's RL policy
 
 
-def load_iterate_config(path, overrides: list[str] = ()) -> IterateConfig:
+def load_iterate_config(path, overrides: Sequence[str] = ()) -> IterateConfig:
     from tdrl.llm.embedded import check_model
     from tdrl.training.common import load_recipe
 
@@ -144,7 +147,7 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
     policy, policy_key = cfg.model, settings_key({"model": cfg.model})
     previous_rm: str | None = None
     previous_rm_key = previous_pairs_key = None
-    rows = []
+    rows: list[dict] = []
 
     def sample_and_verify(st: _Stages, folder: Path, seed: int) -> tuple[list, str]:
         """The current policy's samples and their verdicts, as ``(sample, result)``, and the verify stage's key."""
@@ -231,7 +234,7 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
                 p["round"] = k
             write_jsonl(folder / "pairs.jsonl", earlier + pairs + hard)
             total = len(earlier) + len(pairs) + len(hard)
-            metrics = {"new_pairs": len(pairs), "hard_negatives": len(hard), "total_pairs": total, "warnings": []}
+            metrics: dict = {"new_pairs": len(pairs), "hard_negatives": len(hard), "total_pairs": total, "warnings": []}
             if not pairs:
                 metrics["warnings"].append(warn(f"round {k}: " + no_pairs_warning(scored, rule, stats, prefix="pair_rule.")))
             pairs_done = st.finish("pairs", pairs_settings, metrics)
@@ -307,7 +310,7 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
             )
             summary = train_rl(rl_cfg, progress=progress)
             st.finish("rl", rl_settings, {**summary, "policy": summary.get("policy", str(folder / "rl" / "final"))})
-        row = {"round": k, **{s: st.metrics[s] for s in ("sample", "verify", "pairs", "rm", "eval", "rl")}}
+        row: dict = {"round": k, **{s: st.metrics[s] for s in ("sample", "verify", "pairs", "rm", "eval", "rl")}}
         policy, policy_key = row["rl"]["policy"], st.keys["rl"]
         previous_rm, previous_rm_key = rm_path, st.keys["rm"]
         rows.append(row)

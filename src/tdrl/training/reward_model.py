@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,7 +43,7 @@ class RMConfig:
     logging_steps: int = 10
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = (), flags: dict | None = None) -> RMConfig:
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), flags: dict | None = None) -> RMConfig:
     """An :class:`RMConfig` from a YAML file, ``key=value`` overrides and the command's own flags (which win)."""
     from tdrl.llm.embedded import check_model
     from tdrl.training.common import load_recipe
@@ -194,7 +195,7 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
     ]
     if before:
         history.insert(0, {"step": 0, "eval_accuracy": before["eval_accuracy"]})
-    metrics = {
+    metrics: dict = {
         "pairs": len(pairs),
         "train_pairs": len(train),
         "heldout_pairs": len(held),

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -86,7 +87,7 @@ class RLConfig:
     trl: dict = field(default_factory=dict)  # any other GRPOConfig / RLOOConfig field
 
 
-def load_config(path: str | Path | None, overrides: list[str] = ()) -> RLConfig:
+def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RLConfig:
     """An :class:`RLConfig` from YAML plus ``key=value`` overrides (values parsed as YAML)."""
     from tdrl.llm.embedded import check_model
     from tdrl.training.common import load_recipe
@@ -181,7 +182,7 @@ def train_rl(
     reward_funcs: list | None = None,
     reward_weights: list[float] | None = None,
     rollout_func=None,
-    callbacks: list = (),
+    callbacks: Sequence = (),
 ) -> dict:
     """Run the recipe; returns a summary (first and last mean reward, steps, reward time share).
 
@@ -208,7 +209,7 @@ def train_rl(
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
     if cfg.limit:
         problems = problems[: cfg.limit]
-    dropped = {}
+    dropped: dict = {}
     if cfg.difficulty:
         problems, dropped = select_by_difficulty(
             problems, cfg.difficulty["results"], cfg.difficulty.get("min", 0.0), cfg.difficulty.get("max", 1.0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,13 +29,16 @@ RL_DEFAULTS = {"learning_rate": 5e-4, "max_completion_length": 64, "save_steps":
 
 @dataclass
 class SRLConfig:
+    """A ``tdrl srl`` recipe: the trajectories, the dynamic-sampling rounds, and GRPO's settings under ``rl``."""
+
     trajectories: str = ""
-    model: str = "embedded"
-    out_dir: str = "srl-run"
-    rounds: int = 2
-    steps_per_round: int = 10
+    # dynamic sampling: each round, `rollouts` answers per step instance; instances whose reward std <= epsilon are dropped
     rollouts: int = 4
     epsilon: float = 1e-4
+    rounds: int = 2
+    steps_per_round: int = 10
+    model: str = "embedded"
+    out_dir: str = "srl-run"
     autojunk: bool = False
     think: bool = True  # False: no <think> monologue asked for; the answer's first line is the step
     prompt_format: str = "completion"
@@ -43,7 +47,7 @@ class SRLConfig:
     rl: dict = field(default_factory=dict, metadata={"schema": "tdrl.training.rl:RLConfig"})
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = (), flags: dict | None = None) -> SRLConfig:
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), flags: dict | None = None) -> SRLConfig:
     """An :class:`SRLConfig` from a YAML file, ``key=value`` overrides and the command's own flags (which win)."""
     from tdrl.llm.embedded import check_model
     from tdrl.training.common import load_recipe
@@ -126,7 +130,7 @@ def train_srl(cfg: SRLConfig, trajectories: list[Trajectory] | None = None, prog
         rewards = _rollout_rewards(policy, rows, cfg, max_tokens, 1000 * k)
         kept, filtered = dynamic_filter(rows, rewards, cfg.epsilon)
         mean_before = sum(sum(r) / len(r) for r in rewards) / len(rewards)
-        record = {"round": k, "filtered": filtered, "kept": len(kept), "mean_step_reward": round(mean_before, 4)}
+        record: dict = {"round": k, "filtered": filtered, "kept": len(kept), "mean_step_reward": round(mean_before, 4)}
         if not kept:
             record["warning"] = warn(no_signal_warning(k, rewards, cfg, max_tokens))
             summary["warnings"].append(record["warning"])
