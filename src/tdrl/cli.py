@@ -26,10 +26,10 @@ def _user_errors(*kinds: type[Exception]):
     """
     from tdrl.errors import TdrlError
 
-    caught: tuple[type[Exception], ...] = tuple(k for k in kinds if k is not ValueError)
+    caught: tuple[type[Exception], ...] = (TdrlError, *(k for k in kinds if k is not ValueError))
     try:
         yield
-    except (TdrlError, *caught) as exc:
+    except caught as exc:
         _fail(str(exc))
 
 
@@ -529,29 +529,29 @@ def train_rm(
     config: Path | None = typer.Option(None, "--config", help="Settings YAML (RMConfig fields: backbone, epochs, lora...)."),
     overrides: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest; repeatable)."),
     model: str | None = typer.Option(
-        None, "--model", help="Backbone: HF id or path (causal LM or classifier), or 'embedded'. [default: embedded]"
+        None, "--model", help="Backbone: HF id or path (causal LM or classifier), or 'embedded' (default: embedded)."
     ),
-    epochs: float | None = typer.Option(None, "--epochs", help="[default: 1.0]"),
-    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many steps (-1: by epochs). [default: -1]"),
-    lr: float | None = typer.Option(None, "--lr", help="Learning rate. [default: 5e-05]"),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Pairs per device and step. [default: 8]"),
-    grad_accum: int | None = typer.Option(None, "--grad-accum", help="Gradient accumulation steps. [default: 1]"),
+    epochs: float | None = typer.Option(None, "--epochs", help="Default: 1.0."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many steps (-1: by epochs; default -1)."),
+    lr: float | None = typer.Option(None, "--lr", help="Learning rate (default: 5e-05)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Pairs per device and step (default: 8)."),
+    grad_accum: int | None = typer.Option(None, "--grad-accum", help="Gradient accumulation steps (default: 1)."),
     eval_share: float | None = typer.Option(
-        None, "--eval-share", help="Share of problems held out for pair accuracy. [default: 0.2]"
+        None, "--eval-share", help="Share of problems held out for pair accuracy (default: 0.2)."
     ),
-    eval_steps: int | None = typer.Option(None, "--eval-steps", help="Held-out accuracy every this many steps. [default: 20]"),
+    eval_steps: int | None = typer.Option(None, "--eval-steps", help="Held-out accuracy every this many steps (default: 20)."),
     lora: bool = typer.Option(
         False, "--lora", help="Train a LoRA adapter (lora: {r, alpha}); --out then holds the adapter and score head only."
     ),
-    lora_r: int | None = typer.Option(None, "--lora-r", help="LoRA rank, with alpha 2 * r (implies --lora). [default: 16]"),
+    lora_r: int | None = typer.Option(None, "--lora-r", help="LoRA rank, with alpha 2 * r (implies --lora; default 16)."),
     merge: bool = typer.Option(False, "--merge", help="With --lora: save the merged model (a plain transformers folder)."),
     center_rewards: float | None = typer.Option(
-        None, "--center-rewards", help="TRL center_rewards_coefficient (0: off). [default: 0.01]"
+        None, "--center-rewards", help="TRL center_rewards_coefficient (0: off; default 0.01)."
     ),
     max_length: int | None = typer.Option(
-        None, "--max-length", help="Longest prompt + answer in tokens (longer pairs are counted and left out). [default: 1024]"
+        None, "--max-length", help="Longest prompt + answer in tokens (longer pairs are counted and left out; default 1024)."
     ),
-    seed: int | None = typer.Option(None, "--seed", help="[default: 0]"),
+    seed: int | None = typer.Option(None, "--seed", help="Default: 0."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress and training logs."),
 ) -> None:
     """Train a Bradley-Terry reward model on preference pairs with TRL's RewardTrainer.
@@ -750,30 +750,30 @@ def srl(
     ),
     config: Path | None = typer.Option(None, "--config", help="Settings YAML (SRLConfig fields; `rl:` holds GRPO's)."),
     overrides: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest; repeatable)."),
-    model: str | None = typer.Option(None, "--model", help="Policy: HF id or path, or 'embedded'. [default: embedded]"),
-    out: Path | None = typer.Option(None, "--out", help="Run folder. [default: srl-run]"),
-    rounds: int | None = typer.Option(None, "--rounds", help="Dynamic-sampling rounds (re-filter, then GRPO). [default: 2]"),
-    steps_per_round: int | None = typer.Option(None, "--steps-per-round", help="[default: 10]"),
-    rollouts: int | None = typer.Option(None, "--rollouts", help="Rollouts per prompt (GRPO group size). [default: 4]"),
+    model: str | None = typer.Option(None, "--model", help="Policy: HF id or path, or 'embedded' (default: embedded)."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder (default: srl-run)."),
+    rounds: int | None = typer.Option(None, "--rounds", help="Dynamic-sampling rounds (re-filter, then GRPO; default 2)."),
+    steps_per_round: int | None = typer.Option(None, "--steps-per-round", help="Default: 10."),
+    rollouts: int | None = typer.Option(None, "--rollouts", help="Rollouts per prompt (GRPO group size; default 4)."),
     epsilon: float | None = typer.Option(
-        None, "--epsilon", help="Drop prompts whose reward std is at most this. [default: 0.0001]"
+        None, "--epsilon", help="Drop prompts whose reward std is at most this (default: 0.0001)."
     ),
     autojunk: bool | None = typer.Option(
-        None, "--autojunk/--no-autojunk", help="SequenceMatcher's autojunk heuristic. [default: no-autojunk]"
+        None, "--autojunk/--no-autojunk", help="SequenceMatcher's autojunk heuristic (default: no-autojunk)."
     ),
     think: bool | None = typer.Option(
         None,
         "--think/--no-think",
-        help="Ask for a <think> monologue before the step (--no-think: the first line is the step). [default: think]",
+        help="Ask for a <think> monologue before the step (--no-think: the first line is the step; default: think).",
     ),
-    prompt_format: str | None = typer.Option(None, "--format", help="completion | instruct. [default: completion]"),
-    lr: float | None = typer.Option(None, "--lr", help="[default: 0.0005]"),
-    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Most tokens per rollout. [default: 64]"),
+    prompt_format: str | None = typer.Option(None, "--format", help="completion | instruct (default: completion)."),
+    lr: float | None = typer.Option(None, "--lr", help="Default: 0.0005."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Most tokens per rollout (default: 64)."),
     batch_size: int | None = typer.Option(
-        None, "--batch-size", help="Completions per step (a multiple of --rollouts). [default: 16]"
+        None, "--batch-size", help="Completions per step (a multiple of --rollouts; default 16)."
     ),
     then_rl_steps: int | None = typer.Option(
-        None, "--then-rl-steps", help="RLVR steps on whole problems after SRL (math). [default: 0]"
+        None, "--then-rl-steps", help="RLVR steps on whole problems after SRL, math (default: 0)."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:

@@ -236,7 +236,9 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
             total = len(earlier) + len(pairs) + len(hard)
             metrics: dict = {"new_pairs": len(pairs), "hard_negatives": len(hard), "total_pairs": total, "warnings": []}
             if not pairs:
-                metrics["warnings"].append(warn(f"round {k}: " + no_pairs_warning(scored, rule, stats, prefix="pair_rule.")))
+                metrics["warnings"].append(
+                    warn(f"round {k}: " + (no_pairs_warning(scored, rule, stats, prefix="pair_rule.") or ""))
+                )
             pairs_done = st.finish("pairs", pairs_settings, metrics)
         if not pairs_done["total_pairs"]:
             raise NoData(

@@ -6,6 +6,7 @@ lists); the loss covers the completion only. The result is saved as a plain HF f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from tdrl.errors import NoData
@@ -21,7 +22,7 @@ def sft_train(
     max_steps: int = -1,
     seed: int = 0,
     progress: bool = True,
-    callbacks: list = (),
+    callbacks: Sequence = (),
 ) -> dict:
     """Fine-tune ``model`` on ``rows``; returns TRL's training metrics. The model is saved to ``out_dir``.
 
