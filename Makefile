@@ -1,4 +1,4 @@
-# One task runner: `make demo`, `make test`, `make lint`, `make bench`, `make docs`.
+# One task runner: `make demo`, `make test`, `make lint`, `make bench`, `make docs` (CI, .ci/run: lint, then test).
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -42,10 +42,12 @@ test-engines: $(BIN)/python sysdeps
 	$(BIN)/pip install -q --no-deps $(EMBEDDED) $(ENGINES)
 	TDRL_REQUIRE_ENGINES=1 $(BIN)/python -m pytest -m engines
 
+# ruff (lint and format) on the code and the type checker (mypy, configured in pyproject.toml) on src/
 lint: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
 
 bench: $(BIN)/python sysdeps
 	$(BIN)/pip install -q -e '.[bench]'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 
@@ -17,12 +17,18 @@ def _fail(message: str) -> NoReturn:
 
 @contextlib.contextmanager
 def _user_errors(*kinds: type[Exception]):
-    """Turn located input errors (and ``kinds``) into a one-line message and exit status 2."""
-    from tdrl.io import InputError
+    """Turn the project's own usage, config and input errors (:class:`tdrl.errors.TdrlError`) and ``kinds``
+    (a missing file, Ray not installed) into a one-line message and exit status 2.
 
+    A plain ``ValueError`` is never one of them, even when a call site names it: raised inside tdrl or
+    a library (TRL, transformers), it is a bug or a failure to look into, so it keeps its traceback.
+    """
+    from tdrl.errors import TdrlError
+
+    caught: tuple[type[Exception], ...] = (TdrlError, *(k for k in kinds if k is not ValueError))
     try:
         yield
-    except (InputError, *kinds) as exc:
+    except caught as exc:
         _fail(str(exc))
 
 
@@ -74,7 +80,7 @@ def _executor(address: str | None):
 
 def _recipe(load, run, config: Path | None, overrides: list[str], progress: bool, **kwargs):
     """Load a YAML recipe with its ``--set`` overrides and run it: ``(config, what run returns)``."""
-    with _user_errors(ValueError, FileNotFoundError):
+    with _user_errors(FileNotFoundError):
         cfg = load(config, list(overrides))
         return cfg, run(cfg, progress=progress, **kwargs)
 
@@ -133,7 +139,7 @@ def verify(
     from tdrl.execution.run import verify_files
     from tdrl.scale.cluster import RayNotInstalled
 
-    with _user_errors(ValueError):
+    with _user_errors():
         policy = TimePolicy(
             timeout=timeout,
             min_timeout=min_timeout,
@@ -216,9 +222,9 @@ def sample(
     if backend == "hf":
         from tdrl.llm.embedded import check_model
 
-        with _user_errors(ValueError):
+        with _user_errors():
             check_model(model)
-    with _user_errors(FileNotFoundError, ValueError, RayNotInstalled), _executor(ray) as executor:
+    with _user_errors(FileNotFoundError, RayNotInstalled), _executor(ray) as executor:
         summary = sample_files(
             problems,
             out,
@@ -249,7 +255,7 @@ def serve_model(
     from tdrl.llm.hf import HFModel
     from tdrl.llm.server import make_server
 
-    with _user_errors(ValueError):
+    with _user_errors():
         path = resolve_model(model)
     server = make_server(HFModel(path), host, port, served_name=model)
     typer.echo(f"serving {model} on http://{host}:{server.server_address[1]}/v1")
@@ -323,7 +329,7 @@ def synth(
         solutions=solutions,
         max_disagreement=max_disagreement,
     )
-    with _user_errors(ValueError, FileNotFoundError, RayNotInstalled), _executor(ray) as executor:
+    with _user_errors(FileNotFoundError, RayNotInstalled), _executor(ray) as executor:
         summary = synth_files(
             problems,
             out,
@@ -448,7 +454,7 @@ def eval_(
         _fail(f"--k must be comma-separated integers, got {k!r}")
     if not samples and not results:
         _fail("give --samples (verified here) or --results (already verified), or both")
-    with _user_errors(RayNotInstalled, ValueError), _executor(ray) as executor:
+    with _user_errors(RayNotInstalled), _executor(ray) as executor:
         runs = evaluate(
             problems,
             list(samples),
@@ -499,7 +505,7 @@ def pairs(
     if fmt not in ("standard", "conversational"):
         _fail(f"unknown --format {fmt!r} (standard, conversational)")
     rule = PairRule(min_chosen, min_gap, min_rejected, max_per_problem, seed)
-    with _user_errors(ValueError, FileNotFoundError):
+    with _user_errors(FileNotFoundError):
         n, totals = pairs_files(
             problems,
             samples,
@@ -524,48 +530,60 @@ def pairs(
 def train_rm(
     pairs_path: Path = typer.Option(..., "--pairs", help="Pairs JSONL or `datasets` folder from `tdrl pairs`."),
     out: Path = typer.Option(..., "--out", help="Folder for the reward model, metrics.json and accuracy.png."),
-    model: str = typer.Option("embedded", "--model", help="Backbone: HF id or path (causal LM or classifier), or 'embedded'."),
-    epochs: float = typer.Option(1.0, "--epochs"),
-    max_steps: int = typer.Option(-1, "--max-steps", help="Stop after this many steps (-1: by epochs)."),
-    lr: float = typer.Option(5e-5, "--lr", help="Learning rate."),
-    batch_size: int = typer.Option(8, "--batch-size", help="Pairs per device and step."),
-    grad_accum: int = typer.Option(1, "--grad-accum", help="Gradient accumulation steps."),
-    eval_share: float = typer.Option(0.2, "--eval-share", help="Share of problems held out for pair accuracy."),
-    eval_steps: int = typer.Option(20, "--eval-steps", help="Held-out accuracy every this many steps."),
-    lora: bool = typer.Option(False, "--lora", help="Train a LoRA adapter; --out then holds the adapter and score head only."),
-    lora_r: int = typer.Option(16, "--lora-r"),
-    merge: bool = typer.Option(False, "--merge", help="With --lora: save the merged model (a plain transformers folder)."),
-    center_rewards: float = typer.Option(0.01, "--center-rewards", help="TRL center_rewards_coefficient (0: off)."),
-    max_length: int = typer.Option(
-        1024, "--max-length", help="Longest prompt + answer in tokens (longer pairs are counted and left out)."
+    config: Path | None = typer.Option(None, "--config", help="Settings YAML (RMConfig fields: backbone, epochs, lora...)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest; repeatable)."),
+    model: str | None = typer.Option(
+        None, "--model", help="Backbone: HF id or path (causal LM or classifier), or 'embedded' (default: embedded)."
     ),
-    seed: int = typer.Option(0, "--seed"),
+    epochs: float | None = typer.Option(None, "--epochs", help="Default: 1.0."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many steps (-1: by epochs; default -1)."),
+    lr: float | None = typer.Option(None, "--lr", help="Learning rate (default: 5e-05)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Pairs per device and step (default: 8)."),
+    grad_accum: int | None = typer.Option(None, "--grad-accum", help="Gradient accumulation steps (default: 1)."),
+    eval_share: float | None = typer.Option(
+        None, "--eval-share", help="Share of problems held out for pair accuracy (default: 0.2)."
+    ),
+    eval_steps: int | None = typer.Option(None, "--eval-steps", help="Held-out accuracy every this many steps (default: 20)."),
+    lora: bool = typer.Option(
+        False, "--lora", help="Train a LoRA adapter (lora: {r, alpha}); --out then holds the adapter and score head only."
+    ),
+    lora_r: int | None = typer.Option(None, "--lora-r", help="LoRA rank, with alpha 2 * r (implies --lora; default 16)."),
+    merge: bool = typer.Option(False, "--merge", help="With --lora: save the merged model (a plain transformers folder)."),
+    center_rewards: float | None = typer.Option(
+        None, "--center-rewards", help="TRL center_rewards_coefficient (0: off; default 0.01)."
+    ),
+    max_length: int | None = typer.Option(
+        None, "--max-length", help="Longest prompt + answer in tokens (longer pairs are counted and left out; default 1024)."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Default: 0."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress and training logs."),
 ) -> None:
-    """Train a Bradley-Terry reward model on preference pairs with TRL's RewardTrainer."""
-    from tdrl.llm.embedded import check_model
-    from tdrl.training.reward_model import RMConfig, train_reward_model
+    """Train a Bradley-Terry reward model on preference pairs with TRL's RewardTrainer.
 
-    with _user_errors(ValueError):
-        check_model(model)
-    cfg = RMConfig(
-        backbone=model,
-        epochs=epochs,
-        max_steps=max_steps,
-        learning_rate=lr,
-        batch_size=batch_size,
-        gradient_accumulation=grad_accum,
-        eval_share=eval_share,
-        eval_steps=eval_steps,
-        lora=lora,
-        lora_r=lora_r,
-        merge=merge,
-        lora_alpha=2 * lora_r,
-        center_rewards_coefficient=center_rewards or None,
-        max_length=max_length,
-        seed=seed,
-    )
-    with _user_errors(ValueError, FileNotFoundError):
+    Settings come from --config and --set (RMConfig fields); the options below, when given, override them.
+    """
+    from tdrl.training.reward_model import load_config, train_reward_model
+
+    flags: dict[str, Any] = {
+        "backbone": model,
+        "epochs": epochs,
+        "max_steps": max_steps,
+        "learning_rate": lr,
+        "batch_size": batch_size,
+        "gradient_accumulation": grad_accum,
+        "eval_share": eval_share,
+        "eval_steps": eval_steps,
+        "max_length": max_length,
+        "seed": seed,
+        "merge": merge or None,
+    }
+    if lora or lora_r is not None:
+        flags["lora"] = {"r": lora_r or 16, "alpha": 2 * (lora_r or 16)}
+    given = {k: v for k, v in flags.items() if v is not None}
+    if center_rewards is not None:
+        given["center_rewards_coefficient"] = center_rewards or None  # 0: off
+    with _user_errors(FileNotFoundError):
+        cfg = load_config(config, list(overrides), given)
         metrics = train_reward_model(pairs_path, out, cfg, progress=progress)
     before, after = metrics["heldout_accuracy_before"], metrics["heldout_accuracy"]
     typer.echo(
@@ -607,7 +625,7 @@ def rerank(
         progress=progress,
         skip_unknown=skip_unknown,
     )
-    with _user_errors(ValueError, FileNotFoundError):
+    with _user_errors(FileNotFoundError):
         result = rerank_files(problems, samples, report, options)
     typer.echo(format_table(result))
     typer.echo(f"report: {report}")
@@ -663,7 +681,7 @@ def serve_reward(
         TDRL_MAX_SAMPLE=str(max_sample_time),
         **({"TDRL_WORKERS": str(workers)} if workers else {}),
     )
-    with _user_errors(ValueError, FileNotFoundError, OSError):
+    with _user_errors(FileNotFoundError, OSError):
         serve(
             host,
             port,
@@ -688,7 +706,7 @@ def export_openrlhf_cmd(
     """Write problems as OpenRLHF prompt JSONL (prompt + label, scored by tdrl.serve.openrlhf or serve-reward)."""
     from tdrl.serve.export import export_openrlhf
 
-    with _user_errors(ValueError, FileNotFoundError):
+    with _user_errors(FileNotFoundError):
         n = export_openrlhf(problems, out, fmt, labels)
     typer.echo(f"{n} rows -> {out}")
 
@@ -704,7 +722,7 @@ def export_verl_cmd(
     """Write problems as verl RL parquet (ground truth = the problem, scored by tdrl.serve.verl)."""
     from tdrl.serve.export import export_verl
 
-    with _user_errors(ValueError, FileNotFoundError):
+    with _user_errors(FileNotFoundError):
         n = export_verl(problems, out, fmt, data_source, split)
     typer.echo(f"{n} rows -> {out}")
 
@@ -725,48 +743,63 @@ def iterate(
 
 @app.command()
 def srl(
-    trajectories: Path = typer.Option(..., "--trajectories", help="Trajectories JSONL (id, problem, steps[, kind, meta])."),
-    model: str = typer.Option("embedded", "--model", help="Policy: HF id or path, or 'embedded'."),
-    out: Path = typer.Option(Path("srl-run"), "--out", help="Run folder."),
-    rounds: int = typer.Option(2, "--rounds", help="Dynamic-sampling rounds (re-filter, then GRPO)."),
-    steps_per_round: int = typer.Option(10, "--steps-per-round"),
-    rollouts: int = typer.Option(4, "--rollouts", help="Rollouts per prompt (GRPO group size)."),
-    epsilon: float = typer.Option(1e-4, "--epsilon", help="Drop prompts whose reward std is at most this."),
-    autojunk: bool = typer.Option(False, "--autojunk/--no-autojunk", help="SequenceMatcher's autojunk heuristic."),
-    think: bool = typer.Option(
-        True, "--think/--no-think", help="Ask for a <think> monologue before the step (--no-think: the first line is the step)."
+    trajectories: Path | None = typer.Option(
+        None, "--trajectories", help="Trajectories JSONL (id, problem, steps[, kind, meta]); or `trajectories:` in --config."
     ),
-    prompt_format: str = typer.Option("completion", "--format", help="completion | instruct."),
-    lr: float = typer.Option(5e-4, "--lr"),
-    max_tokens: int = typer.Option(64, "--max-tokens", help="Most tokens per rollout."),
-    batch_size: int = typer.Option(16, "--batch-size", help="Completions per step (a multiple of --rollouts)."),
-    then_rl_steps: int = typer.Option(0, "--then-rl-steps", help="RLVR steps on whole problems after SRL (math)."),
+    config: Path | None = typer.Option(None, "--config", help="Settings YAML (SRLConfig fields; `rl:` holds GRPO's)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest; repeatable)."),
+    model: str | None = typer.Option(None, "--model", help="Policy: HF id or path, or 'embedded' (default: embedded)."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder (default: srl-run)."),
+    rounds: int | None = typer.Option(None, "--rounds", help="Dynamic-sampling rounds (re-filter, then GRPO; default 2)."),
+    steps_per_round: int | None = typer.Option(None, "--steps-per-round", help="Default: 10."),
+    rollouts: int | None = typer.Option(None, "--rollouts", help="Rollouts per prompt (GRPO group size; default 4)."),
+    epsilon: float | None = typer.Option(
+        None, "--epsilon", help="Drop prompts whose reward std is at most this (default: 0.0001)."
+    ),
+    autojunk: bool | None = typer.Option(
+        None, "--autojunk/--no-autojunk", help="SequenceMatcher's autojunk heuristic (default: no-autojunk)."
+    ),
+    think: bool | None = typer.Option(
+        None,
+        "--think/--no-think",
+        help="Ask for a <think> monologue before the step (--no-think: the first line is the step; default: think).",
+    ),
+    prompt_format: str | None = typer.Option(None, "--format", help="completion | instruct (default: completion)."),
+    lr: float | None = typer.Option(None, "--lr", help="Default: 0.0005."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Most tokens per rollout (default: 64)."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help="Completions per step (a multiple of --rollouts; default 16)."
+    ),
+    then_rl_steps: int | None = typer.Option(
+        None, "--then-rl-steps", help="RLVR steps on whole problems after SRL, math (default: 0)."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Supervised RL: step-wise similarity rewards from expert trajectories on GRPO, then optional RLVR.
 
+    Settings come from --config and --set (SRLConfig fields); the options below, when given, override them.
     `tdrl trajectories` writes built-in trajectory sets or turns solutions into step trajectories.
     """
-    from tdrl.llm.embedded import check_model
-    from tdrl.training.srl import SRLConfig, train_srl
+    from tdrl.training.srl import load_config, train_srl
 
-    with _user_errors(ValueError):
-        check_model(model)
-    cfg = SRLConfig(
-        model=model,
-        trajectories=str(trajectories),
-        out_dir=str(out),
-        rounds=rounds,
-        steps_per_round=steps_per_round,
-        rollouts=rollouts,
-        epsilon=epsilon,
-        autojunk=autojunk,
-        think=think,
-        prompt_format=prompt_format,
-        then_rl_steps=then_rl_steps,
-        rl={"learning_rate": lr, "max_completion_length": max_tokens, "save_steps": 100_000, "batch_size": batch_size},
-    )
-    with _user_errors(ValueError, FileNotFoundError):
+    flags: dict[str, Any] = {
+        "trajectories": None if trajectories is None else str(trajectories),
+        "model": model,
+        "out_dir": None if out is None else str(out),
+        "rounds": rounds,
+        "steps_per_round": steps_per_round,
+        "rollouts": rollouts,
+        "epsilon": epsilon,
+        "autojunk": autojunk,
+        "think": think,
+        "prompt_format": prompt_format,
+        "then_rl_steps": then_rl_steps,
+        "rl.learning_rate": lr,
+        "rl.max_completion_length": max_tokens,
+        "rl.batch_size": batch_size,
+    }
+    with _user_errors(FileNotFoundError):
+        cfg = load_config(config, list(overrides), {k: v for k, v in flags.items() if v is not None})
         summary = train_srl(cfg, progress=progress)
     for r in summary["rounds"]:
         typer.echo(
@@ -775,7 +808,7 @@ def srl(
     typer.echo(f"after SRL: mean step reward {summary['final_mean_step_reward']:.3f}")
     if "rlvr" in summary:
         typer.echo(f"RLVR: answer reward {summary['rlvr']['first_reward']} -> {summary['rlvr']['last_reward']}")
-    typer.echo(f"policy: {summary['policy']}; summary: {out}/srl_summary.json")
+    typer.echo(f"policy: {summary['policy']}; summary: {cfg.out_dir}/srl_summary.json")
 
 
 @app.command()
@@ -799,7 +832,7 @@ def trajectories(
 
     if (builtin is None) == (problems is None):
         _fail("give exactly one of --builtin NAME or --problems PATH")
-    with _user_errors(ValueError, FileNotFoundError):
+    with _user_errors(FileNotFoundError):
         if builtin is not None:
             if builtin not in BUILTIN:
                 _fail(f"--builtin {builtin!r}: one of {', '.join(BUILTIN)}")
@@ -849,7 +882,7 @@ def envs_tasks(
     """Write generated tasks (id, env, split, prompt, info) or expert SFT rows as JSONL."""
     from tdrl.envs.run import write_tasks
 
-    with _user_errors(ValueError):
+    with _user_errors():
         count = write_tasks(env, n, split, out, seed, expert, **_env_options(option))
     typer.echo(f"wrote {count} {'SFT rows' if expert else 'tasks'} to {out}")
 
@@ -877,11 +910,11 @@ def envs_eval(
     if backend == "hf":
         from tdrl.llm.embedded import check_model
 
-        with _user_errors(ValueError):
+        with _user_errors():
             check_model(model)
     from tdrl.envs.run import run_eval
 
-    with _user_errors(ValueError, FileNotFoundError):
+    with _user_errors(FileNotFoundError):
         report = run_eval(
             env,
             model,
@@ -960,7 +993,7 @@ def demo(
     if model != "none":
         from tdrl.llm.embedded import check_model
 
-        with _user_errors(ValueError):
+        with _user_errors():
             check_model(model)
     run_demo(
         str(out_dir) if out_dir else None,

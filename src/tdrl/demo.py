@@ -157,22 +157,15 @@ def _demo_study(console, out: Path, model: str, problems: int, n: int, rl_steps:
     from tdrl.study.code import CodeStudyConfig, run_study
 
     console.rule(f"[bold]tdrl demo: the code study, short ({problems} train and {problems} held-out problems, {model})")
+    study = CodeStudyConfig()  # the study's own settings, made shorter: fewer tests, samples and steps
     cfg = CodeStudyConfig(
         model=model,
         out_dir=str(out / "study"),
         train_limit=problems,
         heldout_limit=problems,
-        synth={"tests_per_problem": 10, "min_tests": 5, "mutants": 8},
-        eval={"n": n, "temperature": 0.8, "max_tokens": 96, "batch_size": 16},
-        rl={
-            "max_steps": rl_steps,
-            "learning_rate": 1e-4,
-            "num_generations": 4,
-            "batch_size": 8,
-            "temperature": 0.8,
-            "max_completion_length": 96,
-            "lora": {"r": 16, "alpha": 32},
-        },
+        synth={**study.synth, "tests_per_problem": 10, "mutants": 8},
+        eval={**study.eval, "n": n},
+        rl={**study.rl, "max_steps": rl_steps},
         best_of_n=False,
         bootstrap=1000,
         workers=workers,

@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tdrl.records import Problem, RecordError, Sample
+from tdrl.errors import TdrlError
+from tdrl.records import RESULT_STATUSES, Problem, RecordError, Sample
 
 T = TypeVar("T")
 
 
-class InputError(ValueError):
+class InputError(TdrlError, ValueError):
     """Bad input, located: ``path:line: field 'x': message``."""
 
     def __init__(self, path: str | os.PathLike, line: int, field: str | None, message: str):
@@ -167,6 +168,29 @@ def read_samples(
                 path, lineno, "problem_id", f"unknown problem {sample.problem_id!r} (--skip-unknown leaves such samples out)"
             )
         yield sample
+
+
+def read_results(path: str | os.PathLike, keys: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], dict]:
+    """Results JSONL (``tdrl verify`` output) as dicts by ``(problem_id, sample_id)``; with ``keys``, only those.
+
+    Checks the fields every reader uses (ids, ``status``, ``pass_rate``); :meth:`tdrl.records.Result.from_dict`
+    reads a whole record.
+    """
+    out = {}
+    for lineno, d in iter_jsonl(path):
+        if not isinstance(d, dict):
+            raise InputError(path, lineno, None, "expected an object")
+        for name, kind in (("problem_id", str), ("sample_id", str), ("status", str), ("pass_rate", (int, float))):
+            if not isinstance(d.get(name), kind) or isinstance(d.get(name), bool):
+                raise InputError(path, lineno, name, "missing or of the wrong type")
+        if d["status"] not in RESULT_STATUSES:
+            raise InputError(
+                path, lineno, "status", f"unknown result status {d['status']!r} (one of {', '.join(RESULT_STATUSES)})"
+            )
+        key = (d["problem_id"], d["sample_id"])
+        if keys is None or key in keys:
+            out[key] = d
+    return out
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:

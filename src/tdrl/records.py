@@ -1,4 +1,5 @@
-"""The record types that flow between stages: problems, tests, samples, results.
+"""The record types that flow between stages: problems, tests, samples, results, and the
+environment tasks, SRL trajectories and preference pairs of the training recipes.
 
 Every record is a plain dataclass that converts to and from the JSON dict written in the
 stage's JSONL file (``to_dict`` / ``from_dict``). Validation errors name the field that is
@@ -9,16 +10,23 @@ from __future__ import annotations
 
 import ast
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-TEST_TYPES = ("call", "assert", "stdio", "script", "method", "pytest")
+from tdrl.errors import TdrlError
+
+TestType = Literal["call", "assert", "stdio", "script", "method", "pytest"]
+# a test's verdict; a Result's status is one of ResultStatus
+TestStatus = Literal["pass", "fail", "error", "timeout", "memory", "output_limit", "not_run", "infra_error"]
+ResultStatus = Literal["pass", "fail", "error", "infra_error"]
+TEST_TYPES: tuple[str, ...] = get_args(TestType)
 # verdict rules of public harnesses (see tdrl.execution.rules and docs/datasets.md)
 CALL_RULES = ("exact", "apps", "livecodebench")
 STDIO_RULES = ("tokens", "exact", "livecodebench", "apps", "taco", "prime", "codecontests")
-TEST_STATUSES = ("pass", "fail", "error", "timeout", "memory", "output_limit", "not_run", "infra_error")
+TEST_STATUSES: tuple[str, ...] = get_args(TestStatus)
+RESULT_STATUSES: tuple[str, ...] = get_args(ResultStatus)
 
 
-class RecordError(ValueError):
+class RecordError(TdrlError, ValueError):
     """A record does not follow its schema; ``field`` is the dotted path of the bad field."""
 
     def __init__(self, field: str, message: str):
@@ -27,7 +35,11 @@ class RecordError(ValueError):
         self.message = message
 
 
-def _require(d: dict, key: str, kind: type | tuple, where: str = "", optional: bool = False) -> Any:
+def require(d: dict, key: str, kind: type | tuple, where: str = "", optional: bool = False) -> Any:
+    """``d[key]`` checked to be of ``kind`` (bool is not an int here); a :class:`RecordError` naming ``where.key`` if not.
+
+    With ``optional``, a missing or null key gives ``None``. Every record's ``from_dict`` is built on it.
+    """
     path = f"{where}.{key}" if where else key
     if key not in d or d[key] is None:
         if optional:
@@ -37,6 +49,22 @@ def _require(d: dict, key: str, kind: type | tuple, where: str = "", optional: b
     if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise RecordError(path, f"expected {names}, got {type(value).__name__}")
+    return value
+
+
+def require_object(d: Any, where: str = "<record>") -> dict:
+    """``d`` itself, checked to be a JSON object (a dict)."""
+    if not isinstance(d, dict):
+        raise RecordError(where, f"expected an object, got {type(d).__name__}")
+    return d
+
+
+def require_choice(d: dict, key: str, choices: tuple[str, ...], what: str, where: str = "") -> Any:
+    """``d[key]``, checked to be one of ``choices`` (``what`` names them in the error: "test type")."""
+    value = require(d, key, str, where)
+    if value not in choices:
+        path = f"{where}.{key}" if where else key
+        raise RecordError(path, f"unknown {what} {value!r} (expected one of {', '.join(choices)})")
     return value
 
 
@@ -53,7 +81,7 @@ class Test:
 
     __test__ = False  # not a pytest test class
 
-    type: Literal["call", "assert", "stdio", "script", "method", "pytest"]
+    type: TestType
     input: str | None = None
     output: str | None = None
     atol: float = 0.0
@@ -65,6 +93,7 @@ class Test:
     rule: str | None = None
 
     def to_dict(self) -> dict:
+        d: dict[str, Any]
         if self.type in ("call", "method"):
             d = {"type": self.type, "input": self.input, "output": self.output}
             if self.type == "method":
@@ -83,15 +112,11 @@ class Test:
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "test") -> Test:
-        if not isinstance(d, dict):
-            raise RecordError(where, f"expected an object, got {type(d).__name__}")
-        kind = _require(d, "type", str, where)
-        if kind not in TEST_TYPES:
-            raise RecordError(f"{where}.type", f"unknown test type {kind!r} (expected one of {', '.join(TEST_TYPES)})")
-        atol = _require(d, "atol", (int, float), where, optional=True) or 0.0
+        kind = require_choice(require_object(d, where), "type", TEST_TYPES, "test type", where)
+        atol = require(d, "atol", (int, float), where, optional=True) or 0.0
         if atol < 0:
             raise RecordError(f"{where}.atol", "must be >= 0")
-        rule = _require(d, "rule", str, where, optional=True)
+        rule = require(d, "rule", str, where, optional=True)
         rules = STDIO_RULES if kind == "stdio" else CALL_RULES
         if rule is not None and (kind not in ("call", "method", "stdio") or rule not in rules):
             allowed = f"one of {', '.join(rules)}" if kind in ("call", "method", "stdio") else f"none for {kind} tests"
@@ -99,10 +124,10 @@ class Test:
         if kind in ("call", "method"):
             test = cls(
                 kind,
-                input=_require(d, "input", str, where),
-                output=_require(d, "output", str, where),
+                input=require(d, "input", str, where),
+                output=require(d, "output", str, where),
                 atol=float(atol),
-                method=_require(d, "method", str, where) if kind == "method" else None,
+                method=require(d, "method", str, where) if kind == "method" else None,
                 rule=rule,
             )
             if test.method is not None and not test.method.isidentifier():
@@ -116,19 +141,19 @@ class Test:
                     raise RecordError(f"{where}.input", "must be a literal list of positional arguments")
             return test
         if kind in ("assert", "script", "pytest"):
-            code = _require(d, "code", str, where)
+            code = require(d, "code", str, where)
             try:
                 ast.parse(code)
             except SyntaxError as exc:
                 raise RecordError(f"{where}.code", f"not valid Python ({exc.msg}, line {exc.lineno})") from None
             if kind == "pytest":
-                function = _require(d, "function", str, where)
+                function = require(d, "function", str, where)
                 if not all(part.isidentifier() for part in function.split(".")):
                     raise RecordError(f"{where}.function", f"not a Python identifier: {function!r}")
                 return cls(kind, code=code, function=function)
             return cls(kind, code=code)
         return cls(
-            "stdio", stdin=_require(d, "stdin", str, where), stdout=_require(d, "stdout", str, where), atol=float(atol), rule=rule
+            "stdio", stdin=require(d, "stdin", str, where), stdout=require(d, "stdout", str, where), atol=float(atol), rule=rule
         )
 
 
@@ -155,12 +180,11 @@ class Problem:
 
     @classmethod
     def from_dict(cls, d: Any) -> Problem:
-        if not isinstance(d, dict):
-            raise RecordError("<record>", f"expected an object, got {type(d).__name__}")
-        pid = _require(d, "id", str)
-        raw_tests = _require(d, "tests", list)
+        require_object(d)
+        pid = require(d, "id", str)
+        raw_tests = require(d, "tests", list)
         tests = [Test.from_dict(t, f"tests[{i}]") for i, t in enumerate(raw_tests)]
-        entry_point = _require(d, "entry_point", str, optional=True)
+        entry_point = require(d, "entry_point", str, optional=True)
         for i, t in enumerate(tests):
             if t.type in ("call", "method") and not entry_point:
                 raise RecordError("entry_point", f"required by the call test tests[{i}]")
@@ -172,10 +196,10 @@ class Problem:
         return cls(
             id=pid,
             tests=tests,
-            prompt=_require(d, "prompt", str, optional=True),
+            prompt=require(d, "prompt", str, optional=True),
             entry_point=entry_point,
-            reference=_require(d, "reference", str, optional=True),
-            meta=_require(d, "meta", dict, optional=True) or {},
+            reference=require(d, "reference", str, optional=True),
+            meta=require(d, "meta", dict, optional=True) or {},
         )
 
 
@@ -193,15 +217,14 @@ class Sample:
 
     @classmethod
     def from_dict(cls, d: Any) -> Sample:
-        if not isinstance(d, dict):
-            raise RecordError("<record>", f"expected an object, got {type(d).__name__}")
+        require_object(d)
         sample_id = d.get("sample_id")
         if isinstance(sample_id, int) and not isinstance(sample_id, bool):
             sample_id = str(sample_id)
         else:
-            sample_id = _require(d, "sample_id", str)
+            sample_id = require(d, "sample_id", str)
         extra = {k: v for k, v in d.items() if k not in ("problem_id", "sample_id", "completion")}
-        return cls(_require(d, "problem_id", str), sample_id, _require(d, "completion", str), extra)
+        return cls(require(d, "problem_id", str), sample_id, require(d, "completion", str), extra)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -214,7 +237,7 @@ class TestResult:
 
     __test__ = False
 
-    status: str
+    status: TestStatus
     time_ms: float = 0.0
     error: str | None = None
 
@@ -223,6 +246,16 @@ class TestResult:
         if self.error:
             d["error"] = self.error
         return d
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "test") -> TestResult:
+        """One entry of a result's ``tests`` list, as :meth:`to_dict` writes it."""
+        require_object(d, where)
+        return cls(
+            require_choice(d, "status", TEST_STATUSES, "test status", where),
+            float(require(d, "time_ms", (int, float), where, optional=True) or 0.0),
+            require(d, "error", str, where, optional=True),
+        )
 
 
 @dataclass
@@ -236,7 +269,7 @@ class Result:
 
     problem_id: str
     sample_id: str
-    status: str
+    status: ResultStatus
     pass_rate: float
     tests: list[TestResult]
     time_ms: float
@@ -268,3 +301,139 @@ class Result:
         if d["error"] is None:
             del d["error"]
         return d
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Result:
+        """A result as ``tdrl verify`` writes it (``passed``, ``total`` and ``pass_rate_lower_bound`` are derived, not read)."""
+        status = require_choice(require_object(d), "status", RESULT_STATUSES, "result status")
+        pass_rate = require(d, "pass_rate", (int, float))
+        if not 0 <= pass_rate <= 1:
+            raise RecordError("pass_rate", f"must be in [0, 1], got {pass_rate}")
+        tests = [TestResult.from_dict(t, f"tests[{i}]") for i, t in enumerate(require(d, "tests", list, optional=True) or [])]
+        text = {
+            name: require(d, name, str, optional=True) or "" for name in ("code", "extraction", "stdout", "stderr", "sandbox")
+        }
+        return cls(
+            problem_id=require(d, "problem_id", str),
+            sample_id=require(d, "sample_id", str),
+            status=status,  # type: ignore[arg-type]
+            pass_rate=float(pass_rate),
+            tests=tests,
+            time_ms=float(require(d, "time_ms", (int, float), optional=True) or 0.0),
+            error=require(d, "error", str, optional=True),
+            **text,
+        )
+
+    @classmethod
+    def unjudged(
+        cls,
+        status: ResultStatus,
+        problem_id: str,
+        sample_id: str,
+        n_tests: int,
+        error: str,
+        *,
+        time_ms: float = 0.0,
+        code: str = "",
+        extraction: str = "",
+        sandbox: str = "",
+        test_error: str | None = None,
+    ) -> Result:
+        """A sample no test was judged for: ``status`` (and ``test_error``, else ``error``) on each of its ``n_tests`` tests."""
+        each = error if test_error is None else test_error
+        tests = [TestResult(status, 0.0, each) for _ in range(n_tests)]
+        return cls(problem_id, sample_id, status, 0.0, tests, time_ms, code, extraction, error, sandbox=sandbox)
+
+    @classmethod
+    def infra_error(cls, problem_id: str, sample_id: str, n_tests: int, reason: str, **kw: Any) -> Result:
+        """The verifier, not the program, failed (a sandbox that would not start, a lost worker): never a reward of 0.
+
+        ``kw`` as for :meth:`unjudged` (``time_ms``, ``code``, ``extraction``, ``sandbox``, ``test_error``).
+        """
+        return cls.unjudged("infra_error", problem_id, sample_id, n_tests, reason, **kw)
+
+
+class _Plain:
+    """A record whose JSON form is its fields as they are."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass
+class Task(_Plain):
+    """One verifiable query of an environment: the prompt the model sees and what the verifier needs (``info``).
+
+    ``{"id", "env", "split", "prompt", "info"?}``, as ``tdrl envs tasks`` writes it.
+    """
+
+    id: str
+    env: str
+    split: str
+    prompt: str
+    info: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Task:
+        require_object(d)
+        return cls(
+            id=require(d, "id", str),
+            env=require(d, "env", str),
+            split=require(d, "split", str),
+            prompt=require(d, "prompt", str),
+            info=require(d, "info", dict, optional=True) or {},
+        )
+
+
+@dataclass
+class Trajectory(_Plain):
+    """An expert's solution in ordered steps, for SRL: ``{"id", "problem", "steps": [...], "kind"?, "meta"?}``.
+
+    ``kind`` is ``math``, ``agent`` or ``code``; a math trajectory's ``meta.answer`` is the final answer (RLVR).
+    """
+
+    id: str
+    problem: str
+    steps: list[str]
+    kind: str = "math"
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Trajectory:
+        require_object(d)
+        tid, problem = require(d, "id", str), require(d, "problem", str)
+        steps = require(d, "steps", list)
+        if not steps:
+            raise RecordError("steps", "expected a non-empty list of strings")
+        for i, step in enumerate(steps):
+            if not isinstance(step, str) or not step.strip():
+                raise RecordError(f"steps[{i}]", "expected a non-empty string")
+        kind = require(d, "kind", str, optional=True) or "math"
+        return cls(tid, problem, steps, kind, require(d, "meta", dict, optional=True) or {})
+
+
+@dataclass
+class PreferencePair:
+    """A preference pair in TRL's format: ``prompt`` (optional), ``chosen`` and ``rejected``, each a string
+    (standard) or a list of messages (conversational), plus provenance (``problem_id``, ``chosen_id``, pass rates...)
+    kept in ``extra``."""
+
+    chosen: str | list
+    rejected: str | list
+    prompt: str | list | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {} if self.prompt is None else {"prompt": self.prompt}
+        return {**d, "chosen": self.chosen, "rejected": self.rejected, **self.extra}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> PreferencePair:
+        require_object(d)
+        for name in ("chosen", "rejected"):
+            if not isinstance(d.get(name), (str, list)):
+                raise RecordError(name, "missing (a string or a list of messages)")
+        if "prompt" in d and not isinstance(d["prompt"], (str, list)):
+            raise RecordError("prompt", "expected a string or a list of messages")
+        extra = {k: v for k, v in d.items() if k not in ("prompt", "chosen", "rejected")}
+        return cls(d["chosen"], d["rejected"], d.get("prompt"), extra)

@@ -29,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from tdrl.errors import ConfigError
+
 
 class Work:
     """A stage's per-item work, built once per process (:class:`Local`) or once per node (a Ray actor).
@@ -164,7 +166,7 @@ class Ray:
 
     def require_local(self, message: str) -> None:
         """Refuse work that is not sharded (a local model), with ``message``."""
-        raise ValueError(message)
+        raise ConfigError(message)
 
     def execute(self, stage: Stage, todo: Iterable, emit: Callable, bar: Callable, run: StageRun) -> None:
         import uuid
@@ -218,9 +220,11 @@ def run_stage(stage: Stage, executor: Executor | None = None, progress: bool = T
     """Skip what ``stage.done`` says is written, run the rest on ``executor`` (default :class:`Local`), write each output."""
     executor = executor or Local()
     run = StageRun()
+    total: int | None
     if isinstance(stage.items, list):
-        todo: Iterable = [item for item in stage.items if not stage.done(item)]
-        run.skipped, total = len(stage.items) - len(todo), len(todo)
+        listed = [item for item in stage.items if not stage.done(item)]
+        todo: Iterable = listed
+        run.skipped, total = len(stage.items) - len(listed), len(listed)
     else:
 
         def stream() -> Iterator:
@@ -238,7 +242,7 @@ def run_stage(stage: Stage, executor: Executor | None = None, progress: bool = T
 class ProgressBar:
     """A rich progress bar with rate and ETA, or nothing."""
 
-    def __init__(self, enabled: bool, total: int, label: str = "verify", unit: str = "samples"):
+    def __init__(self, enabled: bool, total: int | None, label: str = "verify", unit: str = "samples"):
         self.enabled, self.total, self.label, self.unit = enabled, total, label, unit
 
     def __enter__(self):

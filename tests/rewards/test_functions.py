@@ -66,3 +66,22 @@ def test_weighted_sum_keeps_none():
 
     combined = weighted([a, b], [0.5, 2.0])
     assert asyncio.run(combined(prompts=["p", "q"], completions=["x", "y"])) == [4.5, None]
+
+
+def test_rewards_are_a_registry_and_an_unknown_name_lists_the_known_ones():
+    from tdrl.errors import ConfigError
+    from tdrl.rewards.functions import REWARDS, InfraRows, LengthPenalty, RewardContext, build_reward
+
+    assert {"tests", "format", "length", "reward_model"} <= set(REWARDS)
+    ctx = RewardContext({}, None, InfraRows())
+    func, weight = build_reward({"type": "length", "limit": 4, "scale": 0.5, "weight": 2}, ctx)
+    assert isinstance(func, LengthPenalty) and weight == 2.0 and func(None, ["a b c d e f"]) == [-0.25]
+    fmt, _ = build_reward({"type": "format", "think": False}, ctx)
+    assert fmt.__name__ == "format_code" and fmt(None, ["```python\nx = 1\n```"]) == [1.0]
+    with pytest.raises(ConfigError) as err:
+        build_reward({"type": "magic"}, ctx)
+    assert str(err.value) == "rewards: unknown reward type 'magic' (known: " + ", ".join(REWARDS) + ")"
+    with pytest.raises(ConfigError, match="reward 'length': missing option 'limit'"):
+        build_reward({"type": "length"}, ctx)
+    with pytest.raises(ConfigError, match=r"reward 'format': unknown option\(s\) colour"):
+        build_reward({"type": "format", "colour": 1}, ctx)

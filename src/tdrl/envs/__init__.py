@@ -7,6 +7,7 @@ for the surface they share and :mod:`tdrl.envs.rollout` for playing them with a 
 from tdrl.envs.base import SPLITS, Episode, Task, Verdict
 from tdrl.envs.navigation import Navigation
 from tdrl.envs.points import GeneralPoints
+from tdrl.errors import ConfigError
 
 ENVS = {"points": GeneralPoints, "navigation": Navigation}
 
@@ -14,11 +15,11 @@ ENVS = {"points": GeneralPoints, "navigation": Navigation}
 def make_env(name: str, **options):
     """An environment by name; ``options`` are its fields (``verify_iter``, ``target``, ``legs`` ...)."""
     if name not in ENVS:
-        raise ValueError(f"unknown environment {name!r} (one of {', '.join(ENVS)})")
+        raise ConfigError(f"unknown environment {name!r} (one of {', '.join(ENVS)})")
     known = set(ENVS[name].__dataclass_fields__) - {"name"}
     unknown = sorted(set(options) - known)
     if unknown:
-        raise ValueError(f"environment {name!r}: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        raise ConfigError(f"environment {name!r}: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     return ENVS[name](**options)
 
 

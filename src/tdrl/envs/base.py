@@ -23,36 +23,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tdrl.records import Task  # noqa: F401  (defined beside the other records; imported from here too)
+
 SPLITS = ("id", "ood")
-
-
-@dataclass
-class Task:
-    """One verifiable query: the prompt the model sees and what the verifier needs (``info``)."""
-
-    id: str
-    env: str
-    split: str
-    prompt: str
-    info: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Task:
-        from tdrl.records import _require
-
-        return cls(
-            id=_require(d, "id", str),
-            env=_require(d, "env", str),
-            split=_require(d, "split", str),
-            prompt=_require(d, "prompt", str),
-            info=_require(d, "info", dict, optional=True) or {},
-        )
 
 
 @dataclass

@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass
 
 from tdrl.envs.base import Task, Verdict, json_answer
+from tdrl.errors import ConfigError
 
 HEADINGS = ["north", "north-east", "east", "south-east", "south", "south-west", "west", "north-west"]
 _VECTORS = [(0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1)]
@@ -156,7 +157,7 @@ class Navigation:
     def tasks(self, n: int, split: str = "id", seed: int = 0) -> list[Task]:
         """Every step of ``n`` routes, in order (a route is ``info["route"]``)."""
         if split not in ("id", "ood"):
-            raise ValueError(f"split {split!r}: one of id, ood")
+            raise ConfigError(f"split {split!r}: one of id, ood")
         out = []
         for r, (city, route) in enumerate(self.routes(n, seed)):
             steps = instructions(route)

@@ -35,6 +35,7 @@ from functools import lru_cache
 from itertools import combinations
 
 from tdrl.envs.base import Task, Verdict, json_answer
+from tdrl.errors import ConfigError
 
 RANKS = ["A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K"]
 FACE_VALUES = {"id": {"J": 10, "Q": 10, "K": 10}, "ood": {"J": 11, "Q": 12, "K": 13}}
@@ -137,7 +138,7 @@ class GeneralPoints:
 
     def tasks(self, n: int, split: str = "id", seed: int = 0) -> list[Task]:
         if split not in FACE_VALUES:
-            raise ValueError(f"split {split!r}: one of {', '.join(FACE_VALUES)}")
+            raise ConfigError(f"split {split!r}: one of {', '.join(FACE_VALUES)}")
         rng = random.Random(f"{self.name}-{split}-{seed}")
         out = []
         for i in range(n):

@@ -24,6 +24,8 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tdrl.errors import ConfigError
+
 
 @dataclass
 class StudyConfig:
@@ -57,9 +59,9 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> StudyConf
 
     cfg = load_recipe(StudyConfig, path, overrides)
     if cfg.env not in ENVS:
-        raise ValueError(f"env {cfg.env!r}: one of {', '.join(ENVS)}")
+        raise ConfigError(f"env {cfg.env!r}: one of {', '.join(ENVS)}")
     if cfg.eval_every < 1 or cfg.steps < 1:
-        raise ValueError("steps and eval_every must be at least 1")
+        raise ConfigError("steps and eval_every must be at least 1")
     return cfg
 
 

@@ -13,6 +13,7 @@ import ast
 import os
 from pathlib import Path
 
+from tdrl.errors import ConfigError
 from tdrl.execution.values import to_literal
 from tdrl.io import InputError, iter_jsonl
 from tdrl.records import Problem, Test
@@ -137,7 +138,7 @@ def load_evalplus(path: str | os.PathLike, split: str = "both", verifier=None) -
     from tdrl.execution import Verifier
 
     if split not in ("base", "plus", "both"):
-        raise ValueError("split must be base, plus or both")
+        raise ConfigError("split must be base, plus or both")
     rows = []
     for lineno, d in iter_jsonl(path):
         for key in ("task_id", "prompt", "entry_point", "canonical_solution", "base_input"):

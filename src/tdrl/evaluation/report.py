@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from tdrl.errors import ConfigError
 from tdrl.evaluation.passk import Scores, groups_from_meta
 from tdrl.execution.run import verify_files
 from tdrl.io import iter_jsonl, read_problems
@@ -44,7 +45,7 @@ def parse_day(text: str, option: str) -> datetime:
     try:
         return datetime.strptime(text, "%Y-%m-%d")
     except ValueError:
-        raise ValueError(f"{option} must be a date as YYYY-MM-DD, got {text!r}") from None
+        raise ConfigError(f"{option} must be a date as YYYY-MM-DD, got {text!r}") from None
 
 
 def in_window(problem: Problem, since: datetime | None, until: datetime | None) -> bool:
@@ -68,7 +69,7 @@ def _windowed(problems_path: Path, samples_paths: list, report: Path, since, unt
 
     problems = [p for p in read_problems(problems_path) if in_window(p, since, until)]
     if not problems:
-        raise ValueError(f"{problems_path}: no problem has a meta.contest_date inside the window")
+        raise ConfigError(f"{problems_path}: no problem has a meta.contest_date inside the window")
     keep = {p.id for p in problems}
     window_problems = report / "problems-window.jsonl"
     write_jsonl(window_problems, problems)

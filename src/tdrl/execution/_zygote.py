@@ -359,6 +359,24 @@ def compiled_tests(job):
 # JSON payload. Kinds: L loaded, F failed to load, T one test's result, E end. A child writes
 # a record, then the new length, so a killed child leaves no torn record behind; it writes
 # nothing on a pipe unless the job streams, so a fast test costs no system call.
+#
+# Record keys, one letter or word each to keep records small (the parent, tdrl.execution.verifier's
+# _Judge, reads them; nothing here depends on their names but this table):
+#   record kinds (REC's last byte)
+#     L  loaded: the program ran to the end of its module code (payload empty)
+#     F  failed to load: an exception or exit at import; payload {"x", "m"} or {"x": "MemoryError", "mem": 1}
+#     T  one test's result, REC's index field = the test's position ``i`` in the job
+#     E  end: the child ran every test of its slice (payload empty); a child killed early writes none
+#   payload fields of T (and F) records, JSON
+#     v    the value the test produced: a call's return value in the tagged form of ``encode``
+#          (tdrl.execution.values.encode is its trusted twin; ``["i", hex]`` is an int past 2**53),
+#          a list of them for probes, ``true`` for a script that ran, stdout text for a stdio test
+#     x    the exception's class name (``UnsupportedValue``: a value ``encode`` refuses)
+#     m    the exception's message, first 300 characters
+#     us   the test's own time in microseconds, measured in the child (the parent keeps its own deadline)
+#     mem  1: the test ran out of memory (MemoryError)
+#     big  1: the result was over a limit (the value budget, the stdout size, or the record space)
+#     rc   a stdio test's exit status (its SystemExit code; 0 when the program ran to its end)
 HDR = struct.Struct("<Q")
 REC = struct.Struct("<IIB")
 K_LOADED, K_LOAD_FAILED, K_TEST, K_END = b"L"[0], b"F"[0], b"T"[0], b"E"[0]

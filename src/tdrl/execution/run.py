@@ -20,7 +20,7 @@ from tdrl.execution.calibration import CalibrationCache, calibrate_all
 from tdrl.execution.verifier import TimePolicy, Verifier
 from tdrl.execution.worker import Limits
 from tdrl.io import ResumableWriter, read_samples, read_usable_problems
-from tdrl.records import Problem, Result, Sample, TestResult
+from tdrl.records import Problem, Result, Sample
 from tdrl.runner import Executor, ProgressBar, Ray, Stage, Work, run_stage
 
 __all__ = ["ProgressBar", "VerifySummary", "VerifyWork", "infra_error_result", "latency_summary", "verify_files"]
@@ -201,8 +201,16 @@ def infra_error_result(problem: Problem, sample: Sample, reason: str, sandbox: s
 
     plan = compile_problem(problem)
     code, rule = extract_code(sample.completion, problem.prompt, None if plan.mode == "stdio" else problem.entry_point)
-    tests = [TestResult("infra_error", 0.0, reason[:300]) for _ in plan.checks]
-    return Result(problem.id, sample.sample_id, "infra_error", 0.0, tests, 0.0, code, rule, reason[:500], sandbox=sandbox)
+    return Result.infra_error(
+        problem.id,
+        sample.sample_id,
+        len(plan.checks),
+        reason[:500],
+        code=code,
+        extraction=rule,
+        sandbox=sandbox,
+        test_error=reason[:300],
+    )
 
 
 def _uncompilable(problems: dict, used: set[str]) -> dict[str, str]:

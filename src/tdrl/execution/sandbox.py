@@ -31,6 +31,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from tdrl.errors import ConfigError
+
 ZYGOTE = Path(__file__).with_name("_zygote.py")
 SECCOMP = Path(__file__).with_name("_seccomp.py")
 
@@ -251,7 +253,7 @@ def _join_cgroup(files: list[str]) -> None:  # runs between fork and exec: keep 
 def resolve_mode(mode: str) -> str:
     """Map ``auto``/``bwrap``/``none`` to the isolation actually used, warning when it degrades."""
     if mode not in ("auto", "bwrap", "none"):
-        raise ValueError(f"unknown sandbox mode {mode!r} (auto, bwrap, none)")
+        raise ConfigError(f"unknown sandbox mode {mode!r} (auto, bwrap, none)")
     if mode == "none":
         return "none"
     reason = bwrap_works()

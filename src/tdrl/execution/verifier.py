@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from tdrl.errors import ConfigError
 from tdrl.execution.asserts import CheckError
 from tdrl.execution.calibration import CalibrationCache, known_reference_ms
 from tdrl.execution.extract import extract_code
@@ -30,7 +31,7 @@ from tdrl.execution.plan import ProblemPlan, compile_problem, content_key
 from tdrl.execution.sandbox import resolve_mode
 from tdrl.execution.values import Budget, DecodeError, OverBudget, decode
 from tdrl.execution.worker import CODE_MAX, Limits, Worker, WorkerDied, WorkerStartFailed
-from tdrl.records import Problem, Result, Sample, TestResult
+from tdrl.records import Problem, Result, ResultStatus, Sample, TestResult
 
 AFTER_TIMEOUT = ("exact", "stop", "shared")
 
@@ -65,7 +66,7 @@ class TimePolicy:
 
     def __post_init__(self) -> None:
         if self.after_timeout not in AFTER_TIMEOUT:
-            raise ValueError(f"after_timeout must be one of {', '.join(AFTER_TIMEOUT)}, got {self.after_timeout!r}")
+            raise ConfigError(f"after_timeout must be one of {', '.join(AFTER_TIMEOUT)}, got {self.after_timeout!r}")
 
 
 _REC = struct.Struct("<IIB")  # a child's record: payload length, test index, kind (``_zygote.REC``)
@@ -505,9 +506,18 @@ class Verifier:
         t0 = time.monotonic()
         code, rule = extract_code(sample.completion, problem.prompt, None if plan.mode == "stdio" else problem.entry_point)
 
-        def whole(status: str, error: str) -> Result:
-            tests = [TestResult(status, 0.0, error) for _ in plan.checks]
-            return Result(problem.id, sample.sample_id, status, 0.0, tests, _ms(t0), code, rule, error, sandbox=worker.isolation)
+        def whole(status: ResultStatus, error: str) -> Result:
+            return Result.unjudged(
+                status,
+                problem.id,
+                sample.sample_id,
+                len(plan.checks),
+                error,
+                time_ms=_ms(t0),
+                code=code,
+                extraction=rule,
+                sandbox=worker.isolation,
+            )
 
         program = code.encode("utf-8", "surrogatepass")
         if len(program) > CODE_MAX:

@@ -14,6 +14,7 @@ import asyncio
 import threading
 from pathlib import Path
 
+from tdrl.errors import ConfigError
 from tdrl.llm.hf import Generation
 
 
@@ -50,7 +51,7 @@ class Chat:
             self._loop = None
             self.parallel = 1
         else:
-            raise ValueError(f"unknown backend {backend!r} (hf, openai)")
+            raise ConfigError(f"unknown backend {backend!r} (hf, openai)")
 
     def __call__(self, messages: list[dict], seed: int) -> Generation:
         if self._loop is not None:

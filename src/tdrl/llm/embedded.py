@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tdrl.errors import TdrlError
+
 EMBEDDED = "embedded"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -45,7 +47,7 @@ def embedded_model_path() -> str:
     return str(target)
 
 
-class UnknownModel(ValueError):
+class UnknownModel(TdrlError, ValueError):
     """A model name that is neither ``embedded``, a local model folder, nor a usable hub id."""
 
 

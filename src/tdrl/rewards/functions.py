@@ -28,7 +28,11 @@ import asyncio
 import inspect
 import re
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
+from tdrl.errors import ConfigError
 from tdrl.execution.response import normalize_response
 from tdrl.llm.hf import truncate_at_stop
 from tdrl.records import Problem, Result, Sample
@@ -49,7 +53,7 @@ def reward_from_result(result: Result | dict, kind: str = "pass_rate", bonus: fl
         return 1.0 if d["status"] == "pass" else 0.0
     if kind == "acecoder":
         return rate + (bonus if d["status"] == "pass" else 0.0)
-    raise ValueError(f"unknown test reward {kind!r} (one of {', '.join(KINDS)})")
+    raise ConfigError(f"unknown test reward {kind!r} (one of {', '.join(KINDS)})")
 
 
 def completion_text(completion) -> str:
@@ -128,7 +132,7 @@ class VerifierReward:
         **verifier_kw,
     ):
         if kind not in KINDS:
-            raise ValueError(f"unknown test reward {kind!r} (one of {', '.join(KINDS)})")
+            raise ConfigError(f"unknown test reward {kind!r} (one of {', '.join(KINDS)})")
         self.problems, self.kind, self.bonus = problems, kind, bonus
         self.infra = infra
         if infra is not None:
@@ -149,7 +153,8 @@ class VerifierReward:
         t0 = time.perf_counter()
         flags = None
         try:
-            keys, unique = [], {}
+            keys: list = []
+            unique: dict = {}
             for i, (pid, completion) in enumerate(zip(problem_id, completions)):
                 text = normalize_response(completion_text(completion)).text
                 if prompt_format is not None and prompt_format[i] == "completion":
@@ -234,3 +239,67 @@ def weighted(funcs: list, weights: list[float]):
 
     combined.__name__ = "weighted"
     return combined
+
+
+# ---- the registry: a recipe's `rewards:` item {"type": NAME, "weight"?, ...options} -> a TRL reward function
+
+
+@dataclass
+class RewardContext:
+    """What a reward builder may use: the problems by id, the run's verifier pool, the shared infra-error rows."""
+
+    problems: dict[str, Problem]
+    verifier: Any
+    infra: InfraRows
+
+
+def _tests_reward(options: dict, ctx: RewardContext):
+    kind = options.pop("kind", "pass_rate")
+    return VerifierReward(ctx.problems, kind, ctx.verifier, bonus=options.pop("bonus", 1.0), infra=ctx.infra)
+
+
+def _format_reward(options: dict, ctx: RewardContext):
+    think = bool(options.pop("think", True))
+
+    def fmt(prompts, completions, **kw):
+        return format_reward(completions, think=think)
+
+    fmt.__name__ = "format_think" if think else "format_code"
+    return fmt
+
+
+def _length_reward(options: dict, ctx: RewardContext):
+    return LengthPenalty(int(options.pop("limit")), float(options.pop("scale", 1.0)))
+
+
+def _model_reward(options: dict, ctx: RewardContext):
+    from tdrl.rewards.model import RewardModelScorer
+
+    return RewardModelScorer(str(options.pop("path")), batch_size=int(options.pop("batch_size", 16)))
+
+
+# one builder per reward type; a builder pops the options it reads, and any left over is an error
+REWARDS: dict[str, Callable[[dict, RewardContext], Callable]] = {
+    "tests": _tests_reward,
+    "format": _format_reward,
+    "length": _length_reward,
+    "reward_model": _model_reward,
+}
+
+
+def build_reward(spec: dict, ctx: RewardContext) -> tuple[Callable, float]:
+    """One reward function and its weight from a ``rewards:`` item (``{"type": "tests", "kind": "all_pass"}``)."""
+    from tdrl.errors import ConfigError
+
+    options = dict(spec)
+    kind = options.pop("type", None)
+    weight = float(options.pop("weight", 1.0))
+    if kind not in REWARDS:
+        raise ConfigError(f"rewards: unknown reward type {kind!r} (known: {', '.join(REWARDS)})")
+    try:
+        func = REWARDS[kind](options, ctx)
+    except KeyError as exc:
+        raise ConfigError(f"reward {kind!r}: missing option {exc.args[0]!r}") from None
+    if options:
+        raise ConfigError(f"reward {kind!r}: unknown option(s) {', '.join(options)}")
+    return func, weight

@@ -20,6 +20,8 @@ import random
 from dataclasses import dataclass, field
 from itertools import product
 
+from tdrl.errors import NoData
+from tdrl.io import read_results  # noqa: F401  (its home was here; old imports keep working)
 from tdrl.records import Problem, Sample
 from tdrl.sampling.prompts import instruction
 
@@ -146,28 +148,13 @@ def no_pairs_warning(scored: list[tuple[Sample, dict]], rule: PairRule, stats: P
     return head + "; " + "; ".join(advice)
 
 
-def read_results(path, keys: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], dict]:
-    """Results JSONL (``tdrl verify`` output) by ``(problem_id, sample_id)``; checks the fields pairs need."""
-    from tdrl.io import InputError, iter_jsonl
-
-    out = {}
-    for lineno, d in iter_jsonl(path):
-        if not isinstance(d, dict):
-            raise InputError(path, lineno, None, "expected an object")
-        for name, kind in (("problem_id", str), ("sample_id", str), ("status", str), ("pass_rate", (int, float))):
-            if not isinstance(d.get(name), kind) or isinstance(d.get(name), bool):
-                raise InputError(path, lineno, name, "missing or of the wrong type")
-        out[(d["problem_id"], d["sample_id"])] = d
-    return out
-
-
 def score_samples(problems: dict[str, Problem], samples: list[Sample], results_path=None, workers=None, sandbox="auto"):
     """``(sample, result dict)`` for every sample: from ``results_path``, or verified here when it is None."""
     if results_path is not None:
         results = read_results(results_path)
         missing = [s.key for s in samples if s.key not in results]
         if missing:
-            raise ValueError(f"{results_path}: no result for {len(missing)} samples, e.g. {missing[0]} (run tdrl verify)")
+            raise NoData(f"{results_path}: no result for {len(missing)} samples, e.g. {missing[0]} (run tdrl verify)")
         return [(s, results[s.key]) for s in samples]
     from tdrl.execution import Verifier
 

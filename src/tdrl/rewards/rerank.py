@@ -26,6 +26,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tdrl.errors import ConfigError, NoData
 from tdrl.evaluation.passk import pass_at_k
 from tdrl.records import Problem, Sample, Test
 from tdrl.synthesis.inputs import grow_inputs, grow_stdin, seeds_from_hints
@@ -104,7 +105,7 @@ def pick(method: str, cands: list[Candidate]) -> float:
             sizes[c.signature] = sizes.get(c.signature, 0) + 1
         best = max(sizes.values())
         return float(next(c for c in usable if sizes[c.signature] == best).passed)
-    raise ValueError(f"unknown method {method!r}")
+    raise ConfigError(f"unknown method {method!r}")
 
 
 def best_of_n(problems: list[ProblemCandidates], methods: list[str], subsets: int = 32, seed: int = 0) -> dict:
@@ -222,7 +223,7 @@ def rerank_files(problems_path, samples_path, report_dir, options: RerankOptions
     skipped: dict[str, int] = {}
     samples = list(read_samples(samples_path, set(problems), skip_unknown, skipped))
     if not samples:
-        raise ValueError(
+        raise NoData(
             f"{samples_path}: no samples" + (f" of known problems ({sum(skipped.values())} left out)" if skipped else "")
         )
     if reward_model is not None and not Path(reward_model).is_dir():  # before any verification

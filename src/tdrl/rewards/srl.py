@@ -22,9 +22,10 @@ import difflib
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from tdrl.io import InputError, iter_jsonl
+from tdrl.errors import NoData
+from tdrl.io import read_records
+from tdrl.records import Trajectory
 
 PROMPT = (
     "Solve the problem step by step. The expert's previous steps are given. First think inside "
@@ -36,33 +37,9 @@ PROMPT_NO_THINK = (
 )
 
 
-@dataclass
-class Trajectory:
-    id: str
-    problem: str
-    steps: list[str]
-    kind: str = "math"
-    meta: dict = field(default_factory=dict)
-
-
 def read_trajectories(path) -> list[Trajectory]:
-    """Trajectories JSONL; a bad line fails with ``file:line: field ...``."""
-    out = []
-    for lineno, d in iter_jsonl(path):
-        if not isinstance(d, dict):
-            raise InputError(path, lineno, None, "expected an object")
-        if not isinstance(d.get("id"), str):
-            raise InputError(path, lineno, "id", "missing or not a string")
-        if not isinstance(d.get("problem"), str):
-            raise InputError(path, lineno, "problem", "missing or not a string")
-        steps = d.get("steps")
-        if not isinstance(steps, list) or len(steps) < 1:
-            raise InputError(path, lineno, "steps", "expected a non-empty list of strings")
-        for i, s in enumerate(steps):
-            if not isinstance(s, str) or not s.strip():
-                raise InputError(path, lineno, f"steps[{i}]", "expected a non-empty string")
-        out.append(Trajectory(d["id"], d["problem"], steps, d.get("kind", "math"), d.get("meta") or {}))
-    return out
+    """Trajectories JSONL (:class:`~tdrl.records.Trajectory`); a bad line fails with ``file:line: field ...``."""
+    return list(read_records(path, Trajectory.from_dict))
 
 
 def expand(trajectories: list[Trajectory], include_first: bool = False, think: bool = True) -> list[dict]:
@@ -218,7 +195,7 @@ def solution_trajectories(problems_path, samples_path=None, results_path=None, s
                 programs[sample.problem_id] = result.get("code") or sample.completion
     if not programs:
         where = "passing samples" if samples_path is not None else "problems with a `reference`"
-        raise ValueError(f"no solutions to split into steps: {where} in {samples_path or problems_path}: 0")
+        raise NoData(f"no solutions to split into steps: {where} in {samples_path or problems_path}: 0")
 
     def task(p) -> str:
         kind = "program (standard input to standard output)" if p.tests and p.tests[0].type == "stdio" else "function"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 
+from tdrl.errors import ConfigError
 from tdrl.records import Problem
 
 COMPLETION_STOPS = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert "]
@@ -49,4 +50,4 @@ def build_prompt(problem: Problem, fmt: str) -> tuple[list[dict] | None, str | N
         return [{"role": "user", "content": instruction(problem)}], None, []
     if fmt == "completion":
         return None, problem.prompt or "", COMPLETION_STOPS
-    raise ValueError(f"unknown prompt format {fmt!r} (auto, instruct, completion)")
+    raise ConfigError(f"unknown prompt format {fmt!r} (auto, instruct, completion)")

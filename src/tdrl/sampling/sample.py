@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tdrl.errors import ConfigError
 from tdrl.io import ResumableWriter, read_problems
 from tdrl.llm.hf import stable_seed
 from tdrl.runner import Executor, Local, Stage, Work, run_stage
@@ -73,7 +74,7 @@ def sample_files(
     ``max_batch_tokens`` prompt-plus-new tokens per batch (the memory bound). openai: on a
     Ray ``executor`` each node's actor keeps ``concurrency`` requests in flight."""
     if backend not in ("hf", "openai"):
-        raise ValueError(f"unknown backend {backend!r} (hf, openai)")
+        raise ConfigError(f"unknown backend {backend!r} (hf, openai)")
     if backend == "hf":
         (executor or Local()).require_local(
             "--ray samples through an OpenAI-compatible server: add --backend openai --base-url URL"

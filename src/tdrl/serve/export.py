@@ -11,6 +11,8 @@ Labels never carry the reference solution.
 
 from __future__ import annotations
 
+from tdrl.errors import ConfigError
+
 
 def verl_rows(problems, fmt: str = "instruct", data_source: str = "tdrl", split: str = "train") -> list[dict]:
     from tdrl.sampling.prompts import build_prompt
@@ -48,7 +50,7 @@ def openrlhf_rows(problems, fmt: str = "instruct", labels: str = "problem") -> l
     from tdrl.serve.scoring import problem_label
 
     if labels not in ("problem", "id"):
-        raise ValueError(f"labels {labels!r}: problem or id")
+        raise ConfigError(f"labels {labels!r}: problem or id")
     rows = []
     for problem in problems:
         messages, prompt, _ = build_prompt(problem, fmt)

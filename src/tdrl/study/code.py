@@ -34,6 +34,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tdrl.errors import ConfigError
 from tdrl.evaluation.intervals import bootstrap_difference, bootstrap_mean, excludes_zero
 from tdrl.evaluation.passk import Scores, pass_at_k
 from tdrl.io import iter_jsonl, read_problems, write_jsonl
@@ -62,7 +63,9 @@ class CodeStudyConfig:
             "lora": {"r": 16, "alpha": 32},
         }
     )
-    rm: dict = field(default_factory=lambda: {"n": 2, "epochs": 2.0, "learning_rate": 5e-5, "lora": True, "batch_size": 8})
+    rm: dict = field(
+        default_factory=lambda: {"n": 2, "epochs": 2.0, "learning_rate": 5e-5, "lora": {"r": 16, "alpha": 32}, "batch_size": 8}
+    )
     best_of_n: bool = True  # the reward-model stage (off in the demo's short version)
     bootstrap: int = 2000
     torch_threads: int | None = None  # e.g. 1 on a machine shared with other jobs (see docs/study.md)
@@ -76,7 +79,7 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> CodeStudy
 
     cfg = load_recipe(CodeStudyConfig, path, overrides)
     if int(cfg.eval.get("n", 4)) < 1:
-        raise ValueError("eval.n must be at least 1")
+        raise ConfigError("eval.n must be at least 1")
     return cfg
 
 
@@ -144,13 +147,13 @@ def split_seeds(cfg: CodeStudyConfig, out: Path) -> dict:
     for p in problems:
         split = (p.meta or {}).get("split")
         if split not in splits:
-            raise ValueError(f"{cfg.seeds or 'study_seeds.jsonl'}: problem {p.id}: meta.split must be train or heldout")
+            raise ConfigError(f"{cfg.seeds or 'study_seeds.jsonl'}: problem {p.id}: meta.split must be train or heldout")
         splits[split].append(p)
     splits["train"] = splits["train"][: cfg.train_limit]
     splits["heldout"] = splits["heldout"][: cfg.heldout_limit]
     overlap = {p.id for p in splits["train"]} & {p.id for p in splits["heldout"]}
     if overlap:
-        raise ValueError(f"problems in both splits: {sorted(overlap)[:5]}")
+        raise ConfigError(f"problems in both splits: {sorted(overlap)[:5]}")
     (out / "seeds").mkdir(parents=True, exist_ok=True)
     (out / "problems").mkdir(parents=True, exist_ok=True)
     for name, items in splits.items():
@@ -277,7 +280,7 @@ def rerank_with_reward_model(cfg: CodeStudyConfig, out: Path, progress: bool) ->
     )
     if n_pairs == 0:
         return {"pairs": 0, "pair_totals": totals, "reason": "no train problem had both a passing and a failing sample"}
-    lora = bool(rm.pop("lora", True))
+    lora = rm.pop("lora", {"r": 16, "alpha": 32})
     metrics = train_reward_model(
         folder / "pairs.jsonl", folder / "reward_model", RMConfig(backbone=cfg.model, lora=lora, seed=cfg.seed, **rm), progress
     )

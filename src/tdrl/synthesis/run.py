@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tdrl.errors import ConfigError
 from tdrl.execution import Verifier
 from tdrl.execution.calibration import annotate
 from tdrl.io import ResumableWriter, iter_jsonl, read_usable_problems
@@ -105,7 +106,7 @@ def synth_files(
 
     opts = llm or LLMOptions()
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r} (reference, llm, llm+reference, oracle)")
+        raise ConfigError(f"unknown method {method!r} (reference, llm, llm+reference, oracle)")
     if method != "reference" and opts.backend != "openai":
         (executor or Local()).require_local(f"--ray with --method {method} needs --backend openai (local models are not sharded)")
     index = BenchmarkIndex(decontaminate, ngram) if decontaminate else None

@@ -1,8 +1,14 @@
-"""What the training recipes share: a tokenizer with a pad token, quiet logs, YAML recipes with overrides."""
+"""What the training recipes share: a tokenizer with a pad token, quiet logs, YAML recipes with overrides
+(checked and converted to the declared types), the one ``lora`` block, and the trainer arguments every
+TRL trainer takes from a recipe."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from tdrl.errors import ConfigError
 
 
 def load_tokenizer(path: str):
@@ -28,26 +34,29 @@ def quiet() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def load_recipe(cls, path, overrides=(), paths: tuple[str, ...] = ("problems",)):
-    """A ``cls`` dataclass from a YAML file plus ``key=value`` overrides (values parsed as YAML, dotted keys nest).
+def load_recipe(cls, path, overrides=(), paths: tuple[str, ...] = ("problems",), flags: dict | None = None):
+    """A ``cls`` dataclass from a YAML file plus ``key=value`` overrides (values parsed as YAML, dotted keys nest),
+    then ``flags`` (``{dotted key: value}``, a command's own options that were given; they win).
 
     Every key is checked before any work starts, nested ones included (a dict field whose
     ``metadata["schema"]`` names a dataclass, a function or a key-to-type mapping): an
     unknown key or a value of the wrong type fails naming the key (``rm.max_step: unknown
-    setting; did you mean max_steps?``). Relative paths in the file (the fields named in
+    setting; did you mean max_steps?``). Values are converted to the declared type where that
+    loses nothing: an int or a number written as text (YAML reads ``1e-5`` as a string) for a
+    float field; ``"3"`` for an int field is an error. Relative paths in the file (the fields named in
     ``paths``, dotted for nested ones, ``[]`` for each item of a list; and ``model`` when
     such a folder exists there) are read from the config file's folder, so a recipe runs
     from anywhere; ``--set`` paths are relative to the current folder.
     """
     import yaml
 
-    data = {}
+    data: dict[str, Any] = {}
     if path is not None:
         if not Path(path).exists():
-            raise ValueError(f"{path}: config file not found")
+            raise ConfigError(f"{path}: config file not found")
         data = yaml.safe_load(Path(path).read_text()) or {}
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of settings")
+            raise ConfigError(f"{path}: expected a mapping of settings")
         base = Path(path).resolve().parent
         for spec in paths:
             _rebase(data, spec.split("."), base)
@@ -57,16 +66,65 @@ def load_recipe(cls, path, overrides=(), paths: tuple[str, ...] = ("problems",))
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"--set {item!r}: expected key=value")
-        node = data
-        *parents, last = key.split(".")
-        for i, part in enumerate(parents):
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ValueError(f"--set {item!r}: {'.'.join(parents[: i + 1])} is not a mapping of settings")
-        node[last] = yaml.safe_load(value)
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        _put(data, key, yaml.safe_load(value), f"--set {item!r}")
+    for key, value in (flags or {}).items():
+        _put(data, key, value, f"--{key}")
     check_settings(cls, data, where=f"{path}: " if path else "")
     return cls(**data)
+
+
+def _put(data: dict, key: str, value: Any, source: str) -> None:
+    """Set the dotted ``key`` of ``data`` (``rl.lora.r``), making the mappings on the way."""
+    node = data
+    *parents, last = key.split(".")
+    for i, part in enumerate(parents):
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: {'.'.join(parents[: i + 1])} is not a mapping of settings")
+    node[last] = value
+
+
+@dataclass
+class LoraSettings:
+    """The one ``lora:`` block of every recipe (RL, reward model, iterate, studies): ``{r: 16, alpha: 32}``.
+
+    ``alpha`` defaults to ``2 * r``; the adapter goes on every linear layer (PEFT's ``all-linear``).
+    No block (``null``) trains the whole model.
+    """
+
+    r: int = 16
+    alpha: int | None = None
+    dropout: float = 0.0
+
+
+def peft_lora(lora: dict | None, task_type: str):
+    """PEFT's ``LoraConfig`` for a recipe's ``lora`` block (``task_type`` ``CAUSAL_LM`` or ``SEQ_CLS``); None without one."""
+    if not lora:
+        return None
+    if not isinstance(lora, dict):
+        raise ConfigError(f"lora: expected a mapping such as {{r: 16, alpha: 32}}, got {lora!r}")
+    from peft import LoraConfig
+
+    s = LoraSettings(**lora)
+    return LoraConfig(
+        task_type=task_type, r=s.r, lora_alpha=s.alpha or 2 * s.r, lora_dropout=s.dropout, target_modules="all-linear"
+    )
+
+
+def trainer_args(cfg: Any, output_dir: str, progress: bool, **extra) -> dict:
+    """The ``TrainingArguments`` fields every recipe sets the same way from its config (steps, rate, batch, logs, seed)."""
+    return dict(
+        output_dir=output_dir,
+        max_steps=cfg.max_steps,
+        learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation,
+        logging_steps=cfg.logging_steps,
+        seed=cfg.seed,
+        disable_tqdm=not progress,
+        **extra,
+    )
 
 
 def _rebase(node, parts: list[str], base: Path) -> None:
@@ -134,6 +192,25 @@ def _type_ok(value, hint) -> bool:
     return True  # a type this check does not know: left to the recipe
 
 
+def _convert(value, hint):
+    """``value`` as the declared type where that loses nothing: an int, or a number in text, for a float field."""
+    import types
+    import typing
+
+    origin = typing.get_origin(hint)
+    arms = typing.get_args(hint) if origin in (typing.Union, types.UnionType) else (hint,)
+    if float not in arms or int in arms or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, str) and str not in arms:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _type_name(hint) -> str:
     import typing
 
@@ -144,7 +221,8 @@ def _type_name(hint) -> str:
 
 
 def check_settings(spec, data: dict, where: str = "", prefix: str = "") -> None:
-    """Raise ``ValueError`` naming the first unknown key or wrongly typed value of ``data`` (nested dicts too)."""
+    """Raise :class:`~tdrl.errors.ConfigError` naming the first unknown key or wrongly typed value of ``data``
+    (nested dicts too); values are converted in place where the declared type allows (:func:`_convert`)."""
     import dataclasses
     import difflib
 
@@ -164,9 +242,10 @@ def check_settings(spec, data: dict, where: str = "", prefix: str = "") -> None:
         if key not in schema:
             close = difflib.get_close_matches(str(key), list(schema), n=1)
             hint = f"; did you mean {prefix}{close[0]}?" if close else f"; known: {', '.join(sorted(schema))}"
-            raise ValueError(f"{where}{name}: unknown setting{hint}")
+            raise ConfigError(f"{where}{name}: unknown setting{hint}")
+        value = data[key] = _convert(value, schema[key])
         if not _type_ok(value, schema[key]):
-            raise ValueError(f"{where}{name}: expected {_type_name(schema[key])}, got {value!r} ({type(value).__name__})")
+            raise ConfigError(f"{where}{name}: expected {_type_name(schema[key])}, got {value!r} ({type(value).__name__})")
         if key in nested and isinstance(value, dict):
             check_settings(nested[key], value, where, f"{name}.")
         elif key in nested and isinstance(value, list):

@@ -31,14 +31,19 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from tdrl.errors import ConfigError, NoData
 
 _SFT_SCHEMA = {"epochs": float, "learning_rate": float, "batch_size": int, "max_steps": int, "seed": int}
 
 
 @dataclass
 class IterateConfig:
+    """A ``tdrl iterate`` recipe: the rounds, what each stage samples and trains, and the nested stage settings."""
+
     model: str = "embedded"
     problems: str = ""
     out_dir: str = "iterate-run"
@@ -65,16 +70,16 @@ class IterateConfig:
     final_eval: bool = True  # sample and verify the last round's RL policy
 
 
-def load_iterate_config(path, overrides: list[str] = ()) -> IterateConfig:
+def load_iterate_config(path, overrides: Sequence[str] = ()) -> IterateConfig:
     from tdrl.llm.embedded import check_model
     from tdrl.training.common import load_recipe
 
     cfg = load_recipe(IterateConfig, path, overrides)
     check_model(cfg.model)
     if not cfg.problems:
-        raise ValueError("no problems: set `problems:` or --set problems=PATH")
+        raise ConfigError("no problems: set `problems:` or --set problems=PATH")
     if cfg.language != "python":
-        raise ValueError(f"language {cfg.language!r}: the verifier runs python only so far")
+        raise ConfigError(f"language {cfg.language!r}: the verifier runs python only so far")
     return cfg
 
 
@@ -142,7 +147,7 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
     policy, policy_key = cfg.model, settings_key({"model": cfg.model})
     previous_rm: str | None = None
     previous_rm_key = previous_pairs_key = None
-    rows = []
+    rows: list[dict] = []
 
     def sample_and_verify(st: _Stages, folder: Path, seed: int) -> tuple[list, str]:
         """The current policy's samples and their verdicts, as ``(sample, result)``, and the verify stage's key."""
@@ -229,12 +234,14 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
                 p["round"] = k
             write_jsonl(folder / "pairs.jsonl", earlier + pairs + hard)
             total = len(earlier) + len(pairs) + len(hard)
-            metrics = {"new_pairs": len(pairs), "hard_negatives": len(hard), "total_pairs": total, "warnings": []}
+            metrics: dict = {"new_pairs": len(pairs), "hard_negatives": len(hard), "total_pairs": total, "warnings": []}
             if not pairs:
-                metrics["warnings"].append(warn(f"round {k}: " + no_pairs_warning(scored, rule, stats, prefix="pair_rule.")))
+                metrics["warnings"].append(
+                    warn(f"round {k}: " + (no_pairs_warning(scored, rule, stats, prefix="pair_rule.") or ""))
+                )
             pairs_done = st.finish("pairs", pairs_settings, metrics)
         if not pairs_done["total_pairs"]:
-            raise ValueError(
+            raise NoData(
                 f"round {k}: no pairs to train the reward model on; "
                 "change pair_rule (e.g. --set pair_rule.min_rejected=-1) or samples_per_problem, and rerun "
                 "(the stages after sampling are redone)"
@@ -305,7 +312,7 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
             )
             summary = train_rl(rl_cfg, progress=progress)
             st.finish("rl", rl_settings, {**summary, "policy": summary.get("policy", str(folder / "rl" / "final"))})
-        row = {"round": k, **{s: st.metrics[s] for s in ("sample", "verify", "pairs", "rm", "eval", "rl")}}
+        row: dict = {"round": k, **{s: st.metrics[s] for s in ("sample", "verify", "pairs", "rm", "eval", "rl")}}
         policy, policy_key = row["rl"]["policy"], st.keys["rl"]
         previous_rm, previous_rm_key = rm_path, st.keys["rm"]
         rows.append(row)

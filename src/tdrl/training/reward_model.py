@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from tdrl.errors import ConfigError
+from tdrl.training.common import LoraSettings
 
 
 @dataclass
@@ -30,9 +34,7 @@ class RMConfig:
     gradient_accumulation: int = 1
     eval_share: float = 0.2
     eval_steps: int = 20
-    lora: bool = False
-    lora_r: int = 16
-    lora_alpha: int = 32
+    lora: dict | None = field(default=None, metadata={"schema": LoraSettings})  # {"r": 16, "alpha": 32}: LoRA (PEFT)
     merge: bool = False  # LoRA: save the merged model (a plain folder) instead of the adapter
     center_rewards_coefficient: float | None = 0.01
     max_length: int = 1024
@@ -41,26 +43,27 @@ class RMConfig:
     logging_steps: int = 10
 
 
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), flags: dict | None = None) -> RMConfig:
+    """An :class:`RMConfig` from a YAML file, ``key=value`` overrides and the command's own flags (which win)."""
+    from tdrl.llm.embedded import check_model
+    from tdrl.training.common import load_recipe
+
+    cfg = load_recipe(RMConfig, path, overrides, paths=(), flags=flags)
+    check_model(cfg.backbone)
+    return cfg
+
+
 def load_pairs(path) -> list[dict]:
     """Pairs from ``tdrl pairs``: a JSONL file or a saved ``datasets`` folder."""
-    from tdrl.io import InputError, iter_jsonl
+    from tdrl.io import read_records
+    from tdrl.records import PreferencePair
 
     path = Path(path)
     if path.is_dir():
         from datasets import load_from_disk
 
         return list(load_from_disk(str(path)))
-    pairs = []
-    for lineno, d in iter_jsonl(path):
-        if not isinstance(d, dict):
-            raise InputError(path, lineno, None, "expected an object")
-        for name in ("chosen", "rejected"):
-            if not isinstance(d.get(name), (str, list)):
-                raise InputError(path, lineno, name, "missing (a string or a list of messages)")
-        if "prompt" in d and not isinstance(d["prompt"], (str, list)):
-            raise InputError(path, lineno, "prompt", "expected a string or a list of messages")
-        pairs.append(d)
-    return pairs
+    return [pair.to_dict() for pair in read_records(path, PreferencePair.from_dict)]
 
 
 def split_by_problem(pairs: list[dict], eval_share: float, seed: int) -> tuple[list[dict], list[dict]]:
@@ -100,7 +103,7 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
 
     from tdrl.llm.embedded import resolve_model
     from tdrl.rewards.model import RewardModelScorer
-    from tdrl.training.common import load_tokenizer, quiet
+    from tdrl.training.common import load_tokenizer, peft_lora, quiet, trainer_args
 
     cfg = cfg or RMConfig()
     out_dir = Path(out_dir)
@@ -110,7 +113,7 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
         quiet()
     pairs = load_pairs(pairs_path)
     if not pairs:
-        raise ValueError(
+        raise ConfigError(
             f"{pairs_path}: no pairs to train on (see its .stats.json; `tdrl pairs --min-rejected -1` also pairs programs "
             "that pass no test)"
         )
@@ -141,39 +144,30 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
     train, held = [p for p in train if fits(p)], [p for p in held if fits(p)]
     too_long = n_before - len(train) - len(held)
     if not train:
-        raise ValueError(f"no training pairs left: {too_long} longer than --max-length {cfg.max_length}")
+        raise ConfigError(f"no training pairs left: {too_long} longer than --max-length {cfg.max_length}")
 
     torch.manual_seed(cfg.seed)
     model = AutoModelForSequenceClassification.from_pretrained(backbone, num_labels=1)
     model.config.pad_token_id = tokenizer.pad_token_id
-    peft_config = None
-    if cfg.lora:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(
-            task_type="SEQ_CLS", r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0, target_modules="all-linear"
-        )
+    peft_config = peft_lora(cfg.lora, "SEQ_CLS")
     use_cpu = cfg.use_cpu if cfg.use_cpu is not None else not torch.cuda.is_available()
     args = RewardConfig(
-        output_dir=str(out_dir / "checkpoints"),
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps,
-        learning_rate=cfg.learning_rate,
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation,
-        eval_strategy="steps" if held else "no",
-        eval_steps=cfg.eval_steps,
-        logging_steps=cfg.logging_steps,
-        save_strategy="no",
-        report_to="none",
-        center_rewards_coefficient=cfg.center_rewards_coefficient,
-        max_length=cfg.max_length,
-        seed=cfg.seed,
-        use_cpu=use_cpu,
-        bf16=False,
-        disable_tqdm=not progress,
-        dataset_num_proc=None,
+        **trainer_args(
+            cfg,
+            str(out_dir / "checkpoints"),
+            progress,
+            num_train_epochs=cfg.epochs,
+            per_device_eval_batch_size=cfg.batch_size,
+            eval_strategy="steps" if held else "no",
+            eval_steps=cfg.eval_steps,
+            save_strategy="no",
+            report_to="none",
+            center_rewards_coefficient=cfg.center_rewards_coefficient,
+            max_length=cfg.max_length,
+            use_cpu=use_cpu,
+            bf16=False,
+            dataset_num_proc=None,
+        )
     )
     trainer = RewardTrainer(
         model=model,
@@ -201,7 +195,7 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
     ]
     if before:
         history.insert(0, {"step": 0, "eval_accuracy": before["eval_accuracy"]})
-    metrics = {
+    metrics: dict = {
         "pairs": len(pairs),
         "train_pairs": len(train),
         "heldout_pairs": len(held),

@@ -29,8 +29,12 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from tdrl.errors import ConfigError, NoData
+from tdrl.training.common import LoraSettings
 
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 # the keys a `rewards:` item and `verifier:` may hold (checked when the recipe loads)
@@ -67,7 +71,7 @@ class RLConfig:
     beta: float = 0.0
     temperature: float = 1.0
     max_completion_length: int = 256
-    lora: dict | None = field(default=None, metadata={"schema": {"r": int, "alpha": int}})  # {"r": 16, "alpha": 32}
+    lora: dict | None = field(default=None, metadata={"schema": LoraSettings})  # {"r": 16, "alpha": 32}
     merge: bool = False  # LoRA: also write the merged model to final/ now (default: merged on first use)
     use_vllm: bool | None = None  # None: on a GPU with vllm installed, except with a custom rollout (see use_vllm())
     seed: int = 0
@@ -83,18 +87,18 @@ class RLConfig:
     trl: dict = field(default_factory=dict)  # any other GRPOConfig / RLOOConfig field
 
 
-def load_config(path: str | Path | None, overrides: list[str] = ()) -> RLConfig:
+def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RLConfig:
     """An :class:`RLConfig` from YAML plus ``key=value`` overrides (values parsed as YAML)."""
     from tdrl.llm.embedded import check_model
     from tdrl.training.common import load_recipe
 
     cfg = load_recipe(RLConfig, path, overrides, paths=("problems", "difficulty.results", "rewards[].path"))
     if cfg.algorithm not in (*LOSS_TYPES, "rloo"):
-        raise ValueError(f"algorithm {cfg.algorithm!r}: one of {', '.join(LOSS_TYPES)}, rloo")
+        raise ConfigError(f"algorithm {cfg.algorithm!r}: one of {', '.join(LOSS_TYPES)}, rloo")
     if not cfg.problems:
-        raise ValueError("no problems: set `problems:` in the config or --set problems=PATH")
+        raise ConfigError("no problems: set `problems:` in the config or --set problems=PATH")
     if not Path(cfg.problems).exists():
-        raise ValueError(
+        raise ConfigError(
             f"problems: {cfg.problems}: file not found"
             + (
                 f" (relative paths in the file are read from {Path(path).parent}/, --set ones from the current folder)"
@@ -112,7 +116,7 @@ def select_by_difficulty(problems: list, results_path, low: float = 0.0, high: f
     Problems the current policy always solves (nothing to learn) or never solves (no
     signal for a group baseline) are dropped. Problems without results are kept.
     """
-    from tdrl.rewards.pairs import read_results
+    from tdrl.io import read_results
 
     shares: dict[str, list[int]] = {}
     for (pid, _), r in read_results(results_path).items():
@@ -134,46 +138,20 @@ def select_by_difficulty(problems: list, results_path, low: float = 0.0, high: f
 
 
 def build_rewards(cfg: RLConfig, problems: dict, verifier) -> tuple[list, list[float]]:
-    """Reward functions and weights from the ``rewards`` list of the config.
+    """Reward functions and weights from the ``rewards`` list of the config (by type, :data:`tdrl.rewards.functions.REWARDS`).
 
     With a tests reward, the other rewards give ``None`` on the rows the verifier could not
     judge (:class:`~tdrl.rewards.functions.InfraRows`), so TRL leaves those rows out entirely.
     """
-    from tdrl.rewards.functions import InfraRows, LengthPenalty, VerifierReward, format_reward
+    from tdrl.rewards.functions import InfraRows, RewardContext, VerifierReward, build_reward
 
-    funcs, weights = [], []
-    infra = InfraRows()
-    for spec in cfg.rewards:
-        spec = dict(spec)
-        kind = spec.pop("type", None)
-        weight = float(spec.pop("weight", 1.0))
-        if kind == "tests":
-            funcs.append(
-                VerifierReward(problems, spec.pop("kind", "pass_rate"), verifier, bonus=spec.pop("bonus", 1.0), infra=infra)
-            )
-        elif kind == "format":
-            think = bool(spec.pop("think", True))
-
-            def fmt(prompts, completions, _think=think, **kw):
-                return format_reward(completions, think=_think)
-
-            fmt.__name__ = "format_think" if think else "format_code"
-            funcs.append(fmt)
-        elif kind == "length":
-            funcs.append(LengthPenalty(int(spec.pop("limit")), float(spec.pop("scale", 1.0))))
-        elif kind == "reward_model":
-            from tdrl.rewards.model import RewardModelScorer
-
-            funcs.append(RewardModelScorer(str(spec.pop("path")), batch_size=int(spec.pop("batch_size", 16))))
-        else:
-            raise ValueError(f"unknown reward type {kind!r} (tests, format, length, reward_model)")
-        if spec:
-            raise ValueError(f"reward {kind!r}: unknown option(s) {', '.join(spec)}")
-        weights.append(weight)
+    ctx = RewardContext(problems, verifier, InfraRows())
+    built = [build_reward(spec, ctx) for spec in cfg.rewards]
+    funcs, weights = [f for f, _ in built], [w for _, w in built]
     if not funcs:
-        raise ValueError("no rewards configured")
-    if infra.publishers:
-        funcs = [f if isinstance(f, VerifierReward) else infra.masked(f) for f in funcs]
+        raise ConfigError("rewards: none configured")
+    if ctx.infra.publishers:
+        funcs = [f if isinstance(f, VerifierReward) else ctx.infra.masked(f) for f in funcs]
     return funcs, weights
 
 
@@ -204,7 +182,7 @@ def train_rl(
     reward_funcs: list | None = None,
     reward_weights: list[float] | None = None,
     rollout_func=None,
-    callbacks: list = (),
+    callbacks: Sequence = (),
 ) -> dict:
     """Run the recipe; returns a summary (first and last mean reward, steps, reward time share).
 
@@ -220,7 +198,7 @@ def train_rl(
     from tdrl.execution import TimePolicy, Verifier
     from tdrl.io import read_problems, warn
     from tdrl.llm.embedded import resolve_model
-    from tdrl.training.common import load_tokenizer, quiet
+    from tdrl.training.common import load_tokenizer, peft_lora, quiet, trainer_args
 
     out = Path(cfg.out_dir)
     if not progress:
@@ -231,13 +209,13 @@ def train_rl(
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
     if cfg.limit:
         problems = problems[: cfg.limit]
-    dropped = {}
+    dropped: dict = {}
     if cfg.difficulty:
         problems, dropped = select_by_difficulty(
             problems, cfg.difficulty["results"], cfg.difficulty.get("min", 0.0), cfg.difficulty.get("max", 1.0)
         )
     if not problems and not rows:
-        raise ValueError(f"no problems left to train on (difficulty filter dropped {dropped})")
+        raise NoData(f"no problems left to train on (difficulty filter dropped {dropped})")
     model_path = resolve_model(cfg.model)
     tokenizer = load_tokenizer(model_path)
     fmt = cfg.prompt_format
@@ -247,34 +225,22 @@ def train_rl(
     gpu = torch.cuda.is_available()
     vllm = use_vllm(cfg, gpu, rollout_func)
     report_to = [r for r in cfg.report_to if _has(r)]
-    common = dict(
-        output_dir=str(out),
-        max_steps=cfg.max_steps,
-        learning_rate=cfg.learning_rate,
-        per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation,
+    common = trainer_args(
+        cfg,
+        str(out),
+        progress,
         num_generations=cfg.num_generations,
         max_completion_length=cfg.max_completion_length,
         temperature=cfg.temperature,
         beta=cfg.beta,
-        logging_steps=cfg.logging_steps,
         save_steps=cfg.save_steps or 50,
         save_strategy="steps" if cfg.save_steps or cfg.lora else "no",  # full-model checkpoints are opt-in
         report_to=report_to or "none",
-        seed=cfg.seed,
         use_cpu=not gpu,
         bf16=gpu and torch.cuda.is_bf16_supported(),
-        disable_tqdm=not progress,
         gradient_checkpointing=gpu,  # TRL turns it on by default; on CPU it only slows small models down
     )
-    peft_config = None
-    if cfg.lora:
-        from peft import LoraConfig
-
-        r = int(cfg.lora.get("r", 16))
-        peft_config = LoraConfig(
-            task_type="CAUSAL_LM", r=r, lora_alpha=int(cfg.lora.get("alpha", 2 * r)), target_modules="all-linear"
-        )
+    peft_config = peft_lora(cfg.lora, "CAUSAL_LM")
 
     vcfg = dict(cfg.verifier)
     timeout = float(vcfg.pop("timeout", 3.0))
@@ -296,7 +262,7 @@ def train_rl(
             funcs, weights = list(reward_funcs), list(reward_weights or [1.0] * len(reward_funcs))
         if cfg.algorithm == "rloo":
             if rollout_func is not None:
-                raise ValueError("a custom rollout (multi-turn environments) needs a GRPO algorithm, not rloo")
+                raise ConfigError("a custom rollout (multi-turn environments) needs a GRPO algorithm, not rloo")
             from trl import RLOOConfig, RLOOTrainer
 
             args = RLOOConfig(**common, reward_weights=weights, **cfg.trl)

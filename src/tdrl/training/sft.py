@@ -6,7 +6,10 @@ lists); the loss covers the completion only. The result is saved as a plain HF f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+
+from tdrl.errors import NoData
 
 
 def sft_train(
@@ -19,7 +22,7 @@ def sft_train(
     max_steps: int = -1,
     seed: int = 0,
     progress: bool = True,
-    callbacks: list = (),
+    callbacks: Sequence = (),
 ) -> dict:
     """Fine-tune ``model`` on ``rows``; returns TRL's training metrics. The model is saved to ``out_dir``.
 
@@ -33,7 +36,7 @@ def sft_train(
     from tdrl.training.common import load_tokenizer
 
     if not rows:
-        raise ValueError("no SFT rows")
+        raise NoData("no SFT rows")
     path = resolve_model(model)
     tokenizer = load_tokenizer(path)
     gpu = torch.cuda.is_available()

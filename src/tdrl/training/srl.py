@@ -16,26 +16,47 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tdrl.errors import ConfigError, NoData
 from tdrl.rewards.srl import PROMPT, StepReward, Trajectory, dynamic_filter, expand, step_reward
+
+# what the SRL rounds pass to GRPO unless the recipe's `rl:` says otherwise
+RL_DEFAULTS = {"learning_rate": 5e-4, "max_completion_length": 64, "save_steps": 100_000, "batch_size": 16}
 
 
 @dataclass
 class SRLConfig:
-    model: str = "embedded"
+    """A ``tdrl srl`` recipe: the trajectories, the dynamic-sampling rounds, and GRPO's settings under ``rl``."""
+
     trajectories: str = ""
-    out_dir: str = "srl-run"
-    rounds: int = 2
-    steps_per_round: int = 10
+    # dynamic sampling: each round, `rollouts` answers per step instance; instances whose reward std <= epsilon are dropped
     rollouts: int = 4
     epsilon: float = 1e-4
+    rounds: int = 2
+    steps_per_round: int = 10
+    model: str = "embedded"
+    out_dir: str = "srl-run"
     autojunk: bool = False
     think: bool = True  # False: no <think> monologue asked for; the answer's first line is the step
     prompt_format: str = "completion"
     then_rl_steps: int = 0
-    rl: dict = field(default_factory=dict)  # RLConfig fields for both stages (max_steps is set here)
+    # RLConfig fields for both stages, over RL_DEFAULTS (model, problems, out_dir and max_steps are set here)
+    rl: dict = field(default_factory=dict, metadata={"schema": "tdrl.training.rl:RLConfig"})
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), flags: dict | None = None) -> SRLConfig:
+    """An :class:`SRLConfig` from a YAML file, ``key=value`` overrides and the command's own flags (which win)."""
+    from tdrl.llm.embedded import check_model
+    from tdrl.training.common import load_recipe
+
+    cfg = load_recipe(SRLConfig, path, overrides, paths=("trajectories",), flags=flags)
+    if not cfg.trajectories:
+        raise ConfigError("no trajectories: set `trajectories:` in the config, --trajectories or --set trajectories=PATH")
+    check_model(cfg.model)
+    return cfg
 
 
 def answer_reward(prompts, completions, answer, **_) -> list[float]:
@@ -99,9 +120,9 @@ def train_srl(cfg: SRLConfig, trajectories: list[Trajectory] | None = None, prog
     out.mkdir(parents=True, exist_ok=True)
     rows = expand(trajectories, think=cfg.think)
     if not rows:
-        raise ValueError("no step instances: every trajectory has a single step")
+        raise NoData("no step instances: every trajectory has a single step")
     policy = cfg.model
-    rl_base = {"beta": 0.0, "num_generations": cfg.rollouts, "batch_size": cfg.rollouts * 2, **cfg.rl}
+    rl_base = {"beta": 0.0, "num_generations": cfg.rollouts, **RL_DEFAULTS, **cfg.rl}
     summary: dict = {"config": asdict(cfg), "instances": len(rows), "rounds": [], "warnings": []}
     step_fn = StepReward(autojunk=cfg.autojunk, think=cfg.think)
     max_tokens = int(rl_base.get("max_completion_length", 64))
@@ -109,7 +130,7 @@ def train_srl(cfg: SRLConfig, trajectories: list[Trajectory] | None = None, prog
         rewards = _rollout_rewards(policy, rows, cfg, max_tokens, 1000 * k)
         kept, filtered = dynamic_filter(rows, rewards, cfg.epsilon)
         mean_before = sum(sum(r) / len(r) for r in rewards) / len(rewards)
-        record = {"round": k, "filtered": filtered, "kept": len(kept), "mean_step_reward": round(mean_before, 4)}
+        record: dict = {"round": k, "filtered": filtered, "kept": len(kept), "mean_step_reward": round(mean_before, 4)}
         if not kept:
             record["warning"] = warn(no_signal_warning(k, rewards, cfg, max_tokens))
             summary["warnings"].append(record["warning"])

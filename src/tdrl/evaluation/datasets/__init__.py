@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tdrl.errors import ConfigError
 from tdrl.evaluation.datasets import acecode, apps, codecontests, deepcoder, kodcode, livecodebench, primeintellect
 from tdrl.evaluation.datasets.common import Converted, Drop, RowError, loads
 from tdrl.io import InputError
@@ -104,7 +105,7 @@ def convert_rows(rows: Iterator[tuple[int, Any]], fmt: str, source: str, out: st
     from tdrl.records import Problem
 
     if fmt not in CONVERTERS:
-        raise ValueError(f"unknown dataset {fmt!r} (one of {', '.join(CONVERTERS)})")
+        raise ConfigError(f"unknown dataset {fmt!r} (one of {', '.join(CONVERTERS)})")
     convert = CONVERTERS[fmt]
     out = Path(out)
     if Path(source).exists() and Path(source).resolve() == out.resolve():
