@@ -1,0 +1,76 @@
+"""A second red-team pass, after the test types ``method``/``pytest``, the dataset rules,
+the time-limit policies and the response normaliser were added (docs/verifier.md, "Red-team
+pass 2"). Each test here is an attack that worked before its fix: it fails on the code
+before the fix and passes after it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tdrl import Problem, Sample, Test
+from tdrl.execution import TimePolicy, Verifier
+from tdrl.execution.sandbox import bwrap_works
+
+needs_bwrap = pytest.mark.skipif(bwrap_works() is not None, reason=f"OS sandbox unavailable: {bwrap_works()}")
+
+ECHO = Problem("echo", [Test("stdio", stdin="1\n", stdout="1\n"), Test("stdio", stdin="2\n", stdout="2\n")])
+
+
+@pytest.fixture(scope="module")
+def solo():
+    with Verifier(workers=1, time_policy=TimePolicy(timeout=1.0, load_timeout=1.0, max_sample=4.0)) as v:
+        yield v
+
+
+def check(v: Verifier, code: str, problem: Problem):
+    return v.check(problem, Sample(problem.id, "s", code))
+
+
+# ---------------------------------------------------------------- stdin of stdio tests
+
+# what the previous test's child leaves where the zygote used to write the next stdin
+STDIN_TRAPS = {
+    # open(.stdin, "w") on a fifo nobody reads blocks pid 1 for good: the parent waited for its
+    # backstop (budget + 10 s), twice, and charged the sample "brought down its sandbox"
+    "fifo": "os.mkfifo('/tmp/work/.stdin')",
+    # a link to the zygote's own control pipe: it wrote the next stdin into the parent's frame stream
+    "link to the control pipe": "os.symlink('/proc/self/fd/4', '/tmp/work/.stdin')",
+}
+
+
+@needs_bwrap
+@pytest.mark.parametrize("trap", list(STDIN_TRAPS), ids=list(STDIN_TRAPS))
+def test_rt2_01_a_trap_where_the_next_stdin_was_written_changes_nothing(solo, trap):
+    code = f"import os\ntry:\n    os.unlink('/tmp/work/.stdin')\nexcept OSError:\n    pass\n{STDIN_TRAPS[trap]}\nprint(input())\n"
+    r = check(solo, code, ECHO)
+    assert [t.status for t in r.tests] == ["pass", "pass"], [t.to_dict() for t in r.tests]
+    assert check(solo, "print(input())", ECHO).status == "pass"
+    assert check(solo, "print(5)", ECHO).status == "fail"
+
+
+# ---------------------------------------------------------------- the response normaliser
+
+NORMALISE_1MB = r"""
+from tdrl.execution.response import normalize_response
+for text, want, stripped in [
+    (" " * 1_000_000, " " * 1_000_000, 0),
+    ("print(1)" + "\n" * 1_000_000 + "x", "print(1)" + "\n" * 1_000_000 + "x", 0),
+    ("print(1)" + "\n" * 1_000_000 + "</s>", "print(1)", 1),
+    ("print(1)" + "</s> \n" * 200_000, "print(1)", 200_000),
+]:
+    got = normalize_response(text)
+    assert got.text == want and len(got.stripped) == stripped
+print("ok")
+"""
+
+
+def test_rt2_02_normalising_a_megabyte_of_whitespace_is_linear():
+    # the trailing-run regex searched with \Z retried from every position of a whitespace run:
+    # 20 KB of newlines took 10 s, a 1 MB response hours (in the reward server's event loop).
+    # The bound is generous on purpose (linear: well under a second here).
+    proc = subprocess.run([sys.executable, "-c", NORMALISE_1MB], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "ok", proc.stderr[-2000:]
