@@ -149,14 +149,22 @@ def create_app(
         for i, label in enumerate(labels):
             try:
                 items[i] = resolve(label)
-            except (_Refused, KeyError, TypeError, ValueError) as exc:
-                errors[i] = str(exc)
+            except Exception as exc:  # refused, or a label whose tests cannot be read (RecursionError, MemoryError...)
+                errors[i] = (
+                    str(exc)
+                    if isinstance(exc, (_Refused, KeyError, TypeError, ValueError))
+                    else f"bad label: {type(exc).__name__}"
+                )
                 stats["refused_labels"] += 1
         todo = [i for i in range(n) if items[i] is not None]
         results = [None] * n
 
         async def one(i: int) -> None:
-            results[i] = (await check_all(verifier, [items[i]], [cleaned[i].text]))[0]
+            try:
+                results[i] = (await check_all(verifier, [items[i]], [cleaned[i].text]))[0]
+            except Exception as exc:  # a problem the verifier cannot compile costs its own sample, not the request
+                errors[i] = f"bad label: cannot compile its tests ({type(exc).__name__})"
+                stats["refused_labels"] += 1
 
         async def judge() -> None:
             async with gate:
@@ -173,7 +181,7 @@ def create_app(
         stats["samples"] += n
         stats["seconds"] += time.monotonic() - arrival
         values = [None if r is None else reward_from_result(r, kind) for r in results]
-        infra = [items[i] is not None and values[i] is None for i in range(n)]
+        infra = [items[i] is not None and values[i] is None and errors[i] is None for i in range(n)]
         out = {
             "rewards": [0.0 if v is None else v for v in values],
             "scores": [float(r is not None and r.status == "pass") for r in results],
