@@ -74,3 +74,40 @@ def test_rt2_02_normalising_a_megabyte_of_whitespace_is_linear():
     # The bound is generous on purpose (linear: well under a second here).
     proc = subprocess.run([sys.executable, "-c", NORMALISE_1MB], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+# ---------------------------------------------------------------- CPU between workers
+
+
+def _cpu_cgroup(pid: int | str) -> str | None:
+    """The cgroup v1 ``cpu`` hierarchy's path of a process, or None without one."""
+    for line in open(f"/proc/{pid}/cgroup").read().splitlines():
+        _, ctrls, path = line.split(":", 2)
+        if "cpu" in ctrls.split(","):
+            return path
+    return None
+
+
+@needs_bwrap
+def test_rt2_03_a_sample_with_many_busy_processes_takes_only_its_own_workers_cpu_share():
+    # before: each worker's sandbox sat in the verifier's own v1 cpu group, where every process
+    # (every setsid session, under autogroup) weighs as much as a whole worker. A sample that
+    # forked 60 spinners (pids.max allows them) made a 0.25 s CPU test in the other worker take
+    # 7.6 s, a timeout under any calibrated limit. Its own cpu group bounds it to one worker's share.
+    with Verifier(workers=1) as v:
+        add = Problem("add", [Test("call", input="[1, 2]", output="3")], entry_point="add")
+        assert check(v, "def add(a, b):\n    return a + b\n", add).status == "pass"
+        worker = v._workers[0]
+        if worker.cgroup is None:
+            pytest.skip("no cgroup here (not root, or a read-only cgroupfs)")
+        if worker.cgroup.version == 2:
+            controllers = (worker.cgroup.paths[0] / "cgroup.controllers").read_text().split()
+            if "cpu" not in controllers:
+                pytest.skip("cgroup v2 without the cpu controller delegated")
+            unified = [ln for ln in open(f"/proc/{worker.proc.pid}/cgroup").read().splitlines() if ln.startswith("0::")]
+            assert unified and unified[0].endswith("/" + worker.cgroup.paths[0].name), unified  # its own weight
+            return
+        mine, sandbox = _cpu_cgroup("self"), _cpu_cgroup(worker.proc.pid)
+        if mine is None:
+            pytest.skip("no v1 cpu hierarchy")
+        assert sandbox != mine and sandbox.rsplit("/", 1)[-1].startswith("tdrl-"), (mine, sandbox)
