@@ -111,3 +111,24 @@ def test_rt2_03_a_sample_with_many_busy_processes_takes_only_its_own_workers_cpu
         if mine is None:
             pytest.skip("no v1 cpu hierarchy")
         assert sandbox != mine and sandbox.rsplit("/", 1)[-1].startswith("tdrl-"), (mine, sandbox)
+
+
+# ---------------------------------------------------------------- judging stdout
+
+
+@needs_bwrap
+@pytest.mark.parametrize("rule", ["", "apps"])
+def test_rt2_04_a_huge_stdout_is_failed_unread(solo, rule, monkeypatch):
+    # 6 MB of output per test (under the 8 MB stdout limit) made the parent spend seconds of
+    # CPU per test in the stdio rules (11 s for 4 MB under "apps" on this loaded machine),
+    # holding the GIL that every other worker's thread and the reward server's loop need
+    from tdrl.execution.plan import Check
+
+    judged: list[int] = []
+    real = Check.stdout_passes
+    monkeypatch.setattr(Check, "stdout_passes", lambda self, out: judged.append(len(out)) or real(self, out))
+    problem = Problem(f"ones-{rule}", [Test("stdio", stdin=f"{i}\n", stdout="1\n", rule=rule or None) for i in range(2)])
+    r = check(solo, "import sys\nsys.stdout.write('1 ' * 3_000_000)\n", problem)
+    assert [t.status for t in r.tests] == ["fail"] * 2, [t.to_dict() for t in r.tests]
+    assert max(judged, default=0) < 1 << 20, judged
+    assert check(solo, "input()\nprint(1)\n", problem).status == "pass"
