@@ -1,5 +1,7 @@
 """Red-team pass 2 on ``tdrl serve-reward`` (a real server on 127.0.0.1): attacks that worked before their fix."""
 
+import socket
+
 import httpx
 import pytest
 
@@ -26,3 +28,19 @@ def test_rt2_s01_a_label_that_cannot_be_read_costs_only_its_own_sample(tmp_path)
         assert body["extra_logs"]["bad_label"] == [0.0, 1.0, 1.0]
         assert body["extra_logs"]["infra_error"] == [0.0, 0.0, 0.0]
         assert httpx.get(f"{url}/health").json()["refused_labels"] == 2
+
+
+def test_rt2_s02_half_a_second_request_on_a_kept_alive_connection_is_disconnected(tmp_path):
+    # uvicorn's keep-alive timer is cancelled by the first byte of the next request, and the
+    # header deadline only covered a connection's first request: this one was held for ever
+    with reward_server(tmp_path, "--body-timeout", "1") as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=20) as s:  # the timeout only stops a hung test
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            out = b""
+            while not out.endswith(b"}"):
+                out += s.recv(65536)
+            assert out.startswith(b"HTTP/1.1 200")
+            s.sendall(b"GET /hea")
+            assert s.recv(1024) == b""
+        assert post(url, {"response": [RIGHT], "labels": [problem_label(SQUARE)]}).json()["rewards"] == [1.0]

@@ -204,20 +204,31 @@ def create_app(
 
 
 def _header_deadline(seconds: float):
-    """uvicorn's h11 protocol, closing a connection whose first request has not arrived within ``seconds``.
+    """uvicorn's h11 protocol, closing a connection whose next request has not arrived within ``seconds``.
 
-    uvicorn times out idle keep-alive connections only, so a client that sends half a
-    request line would hold its connection for ever.
+    uvicorn times out idle keep-alive connections only, and a byte of a new request cancels
+    that timer: a client that sends half a request line, first or after a finished request on
+    the same connection, would hold its connection for ever. The deadline is armed when the
+    connection opens and again when each response is complete.
     """
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class HeaderDeadline(H11Protocol):
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
-            self.loop.call_later(seconds, self._no_request)
+            self._arm()
 
-        def _no_request(self) -> None:
-            if self.cycle is None and not self.transport.is_closing():
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def _arm(self) -> None:
+            self.loop.call_later(seconds, self._no_request, self.cycle)
+
+        def _no_request(self, armed) -> None:
+            if self.transport.is_closing():
+                return
+            if self.cycle is None or (self.cycle is armed and self.cycle.response_complete):  # no new request began
                 self.transport.close()
 
     return HeaderDeadline
