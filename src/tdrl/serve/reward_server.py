@@ -11,9 +11,9 @@ sample scores 0 and ``extra_logs`` flags why (``infra_error``, ``bad_label``).
 What a client can and cannot do:
 
 * A body over ``max_body`` bytes gets 413, whatever its ``Content-Length`` says; a body not
-  received within ``body_timeout`` seconds gets 408, and a new connection that has not sent
-  its request line and headers within ``body_timeout`` is closed (a client that stops
-  sending holds nothing for long).
+  received within ``body_timeout`` seconds gets 408, and a connection that has not sent
+  its (next) request line and headers within ``body_timeout`` of opening or of its last
+  response is closed (a client that stops sending holds nothing for long).
 * With ``problems`` (``--problems``) a label must be one of their ids; a label carrying its
   own tests is refused unless ``allow_inline``, and even then never under an id that
   ``problems`` knows (a client cannot swap in easier tests for a known problem). Without
