@@ -1,6 +1,8 @@
 """Red-team pass 2 on ``tdrl serve-reward`` (a real server on 127.0.0.1): attacks that worked before their fix."""
 
+import asyncio
 import socket
+import threading
 
 import httpx
 import pytest
@@ -44,3 +46,43 @@ def test_rt2_s02_half_a_second_request_on_a_kept_alive_connection_is_disconnecte
             s.sendall(b"GET /hea")
             assert s.recv(1024) == b""
         assert post(url, {"response": [RIGHT], "labels": [problem_label(SQUARE)]}).json()["rewards"] == [1.0]
+
+
+class _SlowTable(dict):
+    """Known problems whose id lookup for an inline label waits for ``release`` (standing in for a
+    label whose tests take long to parse: 80 s for a 15 MB test module on this machine)."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __contains__(self, key):
+        if key == "slow":
+            self.entered.set()
+            assert self.release.wait(20), "never released"  # on the event loop (before the fix) nobody can release it
+        return super().__contains__(key)
+
+
+def test_rt2_s03_reading_a_slow_inline_label_does_not_stop_other_requests():
+    # the labels were parsed (and their plans compiled) on the event loop: while one request's
+    # big inline label was read, no other request, not even /health, was answered
+    from tdrl.execution import Verifier
+    from tdrl.serve.reward_server import create_app
+
+    async def scenario(app, table):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://rt") as client:
+            slow_label = {**SQUARE.to_dict(), "id": "slow"}
+            slow = asyncio.ensure_future(client.post("/get_reward", json={"response": [RIGHT], "labels": [slow_label]}))
+            try:
+                assert await asyncio.to_thread(table.entered.wait, 30)  # the slow request is being read now
+                health = await asyncio.wait_for(client.get("/health"), 30)  # the timeout only stops a hung test
+            finally:
+                table.release.set()
+            assert health.status_code == 200 and not slow.done()
+            got = (await slow).json()
+            assert got["rewards"] == [1.0], got
+
+    table = _SlowTable({"sq": SQUARE})
+    with Verifier(workers=1) as v:
+        asyncio.run(scenario(create_app(table, verifier=v, allow_inline=True), table))

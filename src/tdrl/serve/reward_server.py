@@ -146,9 +146,18 @@ def create_app(
             return error(400, f"bad request: {exc}", "bad_requests")
         n = len(labels)
         items, errors = [None] * n, [None] * n
+
+        def resolve_and_compile(label):
+            problem = resolve(label)
+            if is_inline(label) and callable(getattr(verifier, "plan", None)):
+                verifier.plan(problem)  # compiled here, in a thread (cached by content for the check below)
+            return problem
+
         for i, label in enumerate(labels):
             try:
-                items[i] = resolve(label)
+                # off the event loop: parsing an inline label's tests costs about a second per MB
+                # (80 s for a 15 MB test module here), and meanwhile no other request would be served
+                items[i] = await asyncio.to_thread(resolve_and_compile, label) if is_inline(label) else resolve(label)
             except Exception as exc:  # refused, or a label whose tests cannot be read (RecursionError, MemoryError...)
                 errors[i] = (
                     str(exc)
