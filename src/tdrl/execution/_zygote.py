@@ -534,6 +534,8 @@ def fork_child(job, start, stop):
         try:
             os.setsid()
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            if "in" in _job_fds:  # first: it may sit on any number above 2
+                os.dup2(_job_fds["in"], 0)
             os.dup2(_job_fds["out"], 1)
             os.dup2(_job_fds["err"], 2)
             os.dup2(w, RESULT_FD)  # after 1 and 2: the job fds may sit on 3
@@ -542,9 +544,6 @@ def fork_child(job, start, stop):
             if job["mode"] == "stdio":
                 os.ftruncate(1, 0)  # each stdio test starts with empty stdout
                 os.lseek(1, 0, os.SEEK_SET)
-                stdin_fd = os.open(WORK + "/.stdin", os.O_RDONLY)
-                os.dup2(stdin_fd, 0)
-                os.close(stdin_fd)
             _set_limits(job)
             child_main(job, start, stop)
         except BaseException:
@@ -809,7 +808,7 @@ def _wipe(root, keep=None):
         os.rmdir(path)
 
 
-JOB_FILES = (".stdout", ".stderr")  # what run_job creates in the work folder; stdio jobs add .stdin
+JOB_FILES = (".stdout", ".stderr")  # what run_job creates in the work folder
 
 
 def restore_work_area(job_files=()):
@@ -900,6 +899,21 @@ _CLEAN_ROOTS = []  # and the work folder's inode and mode, the roots' modes (see
 _compiled_now = []
 
 
+def _stdin_file(text):
+    """A stdio test's stdin as an anonymous file (read from the start by the child).
+
+    Never a path in the work folder: the previous test's child could have put a fifo
+    there (an ``open`` for writing would block this process for good) or a link to one
+    of this process's own ``/proc/self/fd`` entries.
+    """
+    fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
+    data, at = text.encode("utf-8", "surrogateescape"), 0
+    while at < len(data):
+        at += os.write(fd, data[at:])
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 def run_job(job):
     global _compiled_now
     reap_previous()
@@ -919,9 +933,12 @@ def run_job(job):
         while i is not None and i < n:
             reap_previous()
             if stdio:
-                with open(WORK + "/.stdin", "w") as f:
-                    f.write(job["tests"][i]["stdin"])
-            i = supervise(job, records, i, i + 1 if stdio else n, budget_deadline)
+                _job_fds["in"] = _stdin_file(job["tests"][i]["stdin"])
+            try:
+                i = supervise(job, records, i, i + 1 if stdio else n, budget_deadline)
+            finally:
+                if stdio:
+                    os.close(_job_fds.pop("in"))
             if _timeouts[0] and not applied and i is not None and i < n:  # after the job's first timeout
                 applied = True
                 if after_timeout == "stop":
@@ -975,7 +992,7 @@ def main():
         run_job(job)
         try:  # clean up for the next sample while the parent judges this one
             reap_previous()
-            restore_work_area(JOB_FILES + (".stdin",) if job["mode"] == "stdio" else JOB_FILES)
+            restore_work_area(JOB_FILES)
         except Retire as exc:
             retire(str(exc))
             return

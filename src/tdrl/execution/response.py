@@ -61,12 +61,18 @@ def special_texts(tokenizer) -> tuple[str, ...]:
     return tuple(sorted((n for n in names if n), key=len, reverse=True))
 
 
-def _trailing(specials: tuple[str, ...]) -> re.Pattern:
-    alternatives = "|".join(re.escape(s) for s in sorted(specials, key=len, reverse=True))
-    return re.compile(rf"(?:\s*(?:{alternatives}))+\s*\Z")
+def _reversed_run(specials: tuple[str, ...]) -> re.Pattern:
+    """The trailing run ``(?:\\s*(?:specials))+\\s*`` of a text, as a pattern matched at the start of the reversed text.
+
+    Searching for the run with ``\\Z`` at the end retries from every position of a long
+    whitespace run, quadratic in it (10 s for 20 KB of newlines); matched once, at position 0
+    of the reversed text, it costs the run's length.
+    """
+    alternatives = "|".join(re.escape(s[::-1]) for s in sorted(specials, key=len, reverse=True))
+    return re.compile(rf"(?:\s*(?:{alternatives}))+\s*")
 
 
-_ENGINE_TRAILING = _trailing(ENGINE_SPECIAL_TEXTS)
+_ENGINE_RUN = _reversed_run(ENGINE_SPECIAL_TEXTS)
 _ENGINE_ONE = re.compile("|".join(re.escape(s) for s in sorted(ENGINE_SPECIAL_TEXTS, key=len, reverse=True)))
 
 
@@ -82,7 +88,8 @@ def normalize_response(text: str, tokenizer=None, specials: tuple[str, ...] | No
         pattern = re.compile("|".join(re.escape(s) for s in names))
         stripped = pattern.findall(text)
         return Normalized(pattern.sub("", text) if stripped else text, stripped)
-    m = _ENGINE_TRAILING.search(text)
+    m = _ENGINE_RUN.match(text[::-1])
     if m is None:
         return Normalized(text)
-    return Normalized(text[: m.start()], _ENGINE_ONE.findall(m.group(0)))
+    start = len(text) - m.end()
+    return Normalized(text[:start], _ENGINE_ONE.findall(text, start))

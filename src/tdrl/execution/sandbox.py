@@ -8,7 +8,8 @@ Layers, from the outside in:
   network but a loopback nobody listens on, all capabilities dropped, and the sandbox dies
   with its parent.
 * **cgroup** (v1 or v2, when this process may create one, e.g. as root): a memory limit
-  and a process limit per worker, and an OOM counter the parent reads to tell an
+  and a process limit per worker, one CPU share per worker (so a sample's busy processes
+  slow its own worker only), and an OOM counter the parent reads to tell an
   out-of-memory kill from any other SIGKILL.
 * **rlimits** in each run (set by the zygote): CPU seconds, file size (stdout/stderr),
   open files, core dumps off; RLIMIT_NPROC and a relative RLIMIT_AS where no cgroup is.
@@ -134,7 +135,7 @@ def _bwrap_args(tmp_bytes: int) -> list[str]:
 
 @dataclass
 class Cgroup:
-    """A per-worker cgroup (v1: memory + pids hierarchies; v2: one folder)."""
+    """A per-worker cgroup (v1: memory + pids hierarchies, and cpu where there is one; v2: one folder)."""
 
     paths: list[Path]
     version: int
@@ -167,6 +168,9 @@ class Cgroup:
                 path.mkdir()
                 paths.append(path)
             group = cls(paths, 1)
+            cpu_path = _v1_cpu_group(root / "cpu", name)
+            if cpu_path is not None:
+                paths.append(cpu_path)
             (paths[0] / "memory.limit_in_bytes").write_text(str(memory_bytes))
             try:
                 (paths[0] / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
@@ -209,6 +213,26 @@ class Cgroup:
                     import time
 
                     time.sleep(0.02)
+
+
+def _v1_cpu_group(cpu_root: Path, name: str) -> Path | None:
+    """A v1 ``cpu`` group for one worker, or None where there is no such hierarchy or we may not make one.
+
+    Its tasks share one group's CPU weight: a sample that starts 60 busy processes slows its
+    own worker, not the samples of the other workers (in the root group each process, or each
+    ``setsid`` session under autogroup, weighs as much as a whole worker). cgroup v2 gets the
+    same from the group itself where its ``cpu`` controller is on.
+    """
+    if not cpu_root.is_dir():
+        return None
+    _sweep_stale(cpu_root / _own_cgroup("cpu"))
+    base = cpu_root / _own_cgroup("cpu")
+    path = (base if base.is_dir() else cpu_root) / name
+    try:
+        path.mkdir()
+    except OSError:
+        return None
+    return path
 
 
 def _sweep_stale(base: Path) -> None:

@@ -173,6 +173,8 @@ class _Judge:
             return "error", "malformed result"
         if rc != 0:
             return "error", f"exit code {rc}"
+        if len(out) > self.caps[i]:
+            return "fail", None  # far longer than the expected output: unread (no rule pass costs seconds of the parent)
         return ("pass", None) if check.stdout_passes(out) else ("fail", None)
 
     def event(self, ev: dict) -> None:
@@ -265,11 +267,22 @@ def _text(v: object, default: str) -> str:
 
 
 def _size_caps(plan: ProblemPlan) -> list[int]:
-    """Per call test, the record size past which the answer cannot equal the expected value."""
+    """Per call test, the record size past which the answer cannot equal the expected value; per
+    stdio test, the output length (characters) past which it is judged ``fail`` unread.
+
+    The stdio rules cost the parent about a second per megabyte of output (the dataset rules
+    split, parse and build token sets), and a sample may print up to ``Limits.stdout_bytes`` on
+    every test; an output over 48x the expected one plus 64 KB only passes under APPS's and
+    TACO's repeat-blind token-set steps (``"1 " * 10**6`` for ``"1"``), which tdrl does not follow
+    that far.
+    """
     caps = plan.__dict__.get("_judge_caps")
     if caps is None:
         caps = []
         for c in plan.checks:
+            if c.kind == "stdio":
+                caps.append(_SIZE_FACTOR * len(c.expected or "") + (64 << 10))
+                continue
             try:
                 size = len(json.dumps(c.expected_encoded)) if c.kind == "call" else 0
             except (TypeError, ValueError):

@@ -11,9 +11,9 @@ sample scores 0 and ``extra_logs`` flags why (``infra_error``, ``bad_label``).
 What a client can and cannot do:
 
 * A body over ``max_body`` bytes gets 413, whatever its ``Content-Length`` says; a body not
-  received within ``body_timeout`` seconds gets 408, and a new connection that has not sent
-  its request line and headers within ``body_timeout`` is closed (a client that stops
-  sending holds nothing for long).
+  received within ``body_timeout`` seconds gets 408, and a connection that has not sent
+  its (next) request line and headers within ``body_timeout`` of opening or of its last
+  response is closed (a client that stops sending holds nothing for long).
 * With ``problems`` (``--problems``) a label must be one of their ids; a label carrying its
   own tests is refused unless ``allow_inline``, and even then never under an id that
   ``problems`` knows (a client cannot swap in easier tests for a known problem). Without
@@ -146,17 +146,34 @@ def create_app(
             return error(400, f"bad request: {exc}", "bad_requests")
         n = len(labels)
         items, errors = [None] * n, [None] * n
+
+        def resolve_and_compile(label):
+            problem = resolve(label)
+            if is_inline(label) and callable(getattr(verifier, "plan", None)):
+                verifier.plan(problem)  # compiled here, in a thread (cached by content for the check below)
+            return problem
+
         for i, label in enumerate(labels):
             try:
-                items[i] = resolve(label)
-            except (_Refused, KeyError, TypeError, ValueError) as exc:
-                errors[i] = str(exc)
+                # off the event loop: parsing an inline label's tests costs about a second per MB
+                # (80 s for a 15 MB test module here), and meanwhile no other request would be served
+                items[i] = await asyncio.to_thread(resolve_and_compile, label) if is_inline(label) else resolve(label)
+            except Exception as exc:  # refused, or a label whose tests cannot be read (RecursionError, MemoryError...)
+                errors[i] = (
+                    str(exc)
+                    if isinstance(exc, (_Refused, KeyError, TypeError, ValueError))
+                    else f"bad label: {type(exc).__name__}"
+                )
                 stats["refused_labels"] += 1
         todo = [i for i in range(n) if items[i] is not None]
         results = [None] * n
 
         async def one(i: int) -> None:
-            results[i] = (await check_all(verifier, [items[i]], [cleaned[i].text]))[0]
+            try:
+                results[i] = (await check_all(verifier, [items[i]], [cleaned[i].text]))[0]
+            except Exception as exc:  # a problem the verifier cannot compile costs its own sample, not the request
+                errors[i] = f"bad label: cannot compile its tests ({type(exc).__name__})"
+                stats["refused_labels"] += 1
 
         async def judge() -> None:
             async with gate:
@@ -173,7 +190,7 @@ def create_app(
         stats["samples"] += n
         stats["seconds"] += time.monotonic() - arrival
         values = [None if r is None else reward_from_result(r, kind) for r in results]
-        infra = [items[i] is not None and values[i] is None for i in range(n)]
+        infra = [items[i] is not None and values[i] is None and errors[i] is None for i in range(n)]
         out = {
             "rewards": [0.0 if v is None else v for v in values],
             "scores": [float(r is not None and r.status == "pass") for r in results],
@@ -196,20 +213,31 @@ def create_app(
 
 
 def _header_deadline(seconds: float):
-    """uvicorn's h11 protocol, closing a connection whose first request has not arrived within ``seconds``.
+    """uvicorn's h11 protocol, closing a connection whose next request has not arrived within ``seconds``.
 
-    uvicorn times out idle keep-alive connections only, so a client that sends half a
-    request line would hold its connection for ever.
+    uvicorn times out idle keep-alive connections only, and a byte of a new request cancels
+    that timer: a client that sends half a request line, first or after a finished request on
+    the same connection, would hold its connection for ever. The deadline is armed when the
+    connection opens and again when each response is complete.
     """
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class HeaderDeadline(H11Protocol):
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
-            self.loop.call_later(seconds, self._no_request)
+            self._arm()
 
-        def _no_request(self) -> None:
-            if self.cycle is None and not self.transport.is_closing():
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def _arm(self) -> None:
+            self.loop.call_later(seconds, self._no_request, self.cycle)
+
+        def _no_request(self, armed) -> None:
+            if self.transport.is_closing():
+                return
+            if self.cycle is None or (self.cycle is armed and self.cycle.response_complete):  # no new request began
                 self.transport.close()
 
     return HeaderDeadline
