@@ -901,6 +901,9 @@ def envs_eval(
 def envs_study(
     config: Path | None = typer.Option(None, "--config", help="Study YAML (see examples/study_*.yaml)."),
     set_: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest); repeatable."),
+    seeds: str | None = typer.Option(
+        None, "--seeds", help="Run one study per seed (0,1,2 or 0-4) in OUT/seed<N>; report means with 95% intervals."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """SFT and RL (multi-turn GRPO) from the same start; success ID vs OOD over training, plotted."""
@@ -908,6 +911,13 @@ def envs_study(
 
     with _user_errors(ValueError, FileNotFoundError):
         cfg = load_config(config, set_)
+        if seeds is not None:
+            from tdrl.envs.seeds import parse_seeds, run_seeds
+
+            report = run_seeds(cfg, parse_seeds(seeds), progress=progress, say=typer.echo)
+            typer.echo((Path(cfg.out_dir) / "report.md").read_text())
+            typer.echo(f"report: {cfg.out_dir}/report.md, plot: {cfg.out_dir}/seeds.png ({len(report['seeds'])} seeds)")
+            return
         summary = run_study(cfg, progress=progress)
     typer.echo(f"{'':>6} {'ID':>8} {'OOD':>8}")
     for branch, row in summary["final"].items():
