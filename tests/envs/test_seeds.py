@@ -57,11 +57,13 @@ def test_the_report_compares_the_branches_at_their_last_step_and_says_what_repro
     assert rl_ood["mean"] == 0.75 and rl_ood["per_seed"] == {0: 0.75, 1: 0.75, 2: 0.75, 3: 0.75}  # step 5, not step 0
     better = report["comparisons"]["rl_vs_sft_ood"]
     assert better["mean"] == 0.5 and better["per_seed"] == [0.5] * 4 and better["verdict"] == "holds"
-    assert report["comparisons"]["sft_vs_start_ood"]["verdict"] == "not shown"  # 0 points on every seed
+    same = report["comparisons"]["sft_vs_start_ood"]  # 0 points on every seed: what the paper finds for SFT
+    assert same["verdict"] == "not shown" and same["paper"] == "not above 0" and same["agrees"]
+    assert better["agrees"] and report["comparisons"]["rl_vs_start_id"]["verdict"] == "holds"
     assert "rl_vs_rl_raw_ood" not in report["comparisons"]  # no ablation branch was run
     text = (tmp_path / "report.md").read_text()
     assert "Not finished (left out): 9" in text and "| rl | ood | 75.0% [" in text
-    assert "What reproduces: OOD success after RL is above OOD success after SFT" in text
+    assert "Agrees with the paper: OOD success after RL is above OOD success after SFT (RL generalises): holds on 4 seeds" in text
     assert json.loads((tmp_path / "report.json").read_text())["comparisons"]["rl_vs_sft_ood"]["verdict"] == "holds"
     assert (tmp_path / "seeds.png").stat().st_size > 5000
 

@@ -25,15 +25,15 @@ import random
 from dataclasses import asdict, replace
 from pathlib import Path
 
-# (name, branch a, branch b, split, what it means when a - b > 0 with an interval above 0)
+# (name, branch a, branch b, split, the claim a - b > 0, what the paper finds: the difference is above 0 or not)
 COMPARISONS = [
-    ("rl_vs_sft_ood", "rl", "sft", "ood", "OOD success after RL is above OOD success after SFT (RL generalises)"),
-    ("rl_vs_start_ood", "rl", "start", "ood", "RL raises OOD success over the start"),
-    ("sft_vs_start_ood", "sft", "start", "ood", "SFT raises OOD success over the start (the paper: it does not)"),
-    ("sft_vs_start_id", "sft", "start", "id", "SFT raises ID success over the start (it fits the training rule)"),
-    ("rl_vs_start_id", "rl", "start", "id", "RL raises ID success over the start"),
-    ("rl_vs_rl_raw_ood", "rl", "rl_raw", "ood", "RL from the SFT start beats RL from the raw start, OOD"),
-    ("rl_vs_rl_raw_id", "rl", "rl_raw", "id", "RL from the SFT start beats RL from the raw start, ID"),
+    ("rl_vs_sft_ood", "rl", "sft", "ood", "OOD success after RL is above OOD success after SFT (RL generalises)", True),
+    ("rl_vs_start_ood", "rl", "start", "ood", "RL raises OOD success over the start", True),
+    ("sft_vs_start_ood", "sft", "start", "ood", "SFT raises OOD success over the start", False),
+    ("sft_vs_start_id", "sft", "start", "id", "SFT raises ID success over the start (it fits the training rule)", True),
+    ("rl_vs_start_id", "rl", "start", "id", "RL raises ID success over the start", True),
+    ("rl_vs_rl_raw_ood", "rl", "rl_raw", "ood", "RL from the SFT start beats RL from the raw start, OOD", True),
+    ("rl_vs_rl_raw_id", "rl", "rl_raw", "id", "RL from the SFT start beats RL from the raw start, ID", True),
 ]
 
 
@@ -127,7 +127,7 @@ def summarize_seeds(runs: dict[int, list[dict]]) -> dict:
             entry["sampled_mean"] = round(sum(sampled) / len(sampled), 4)
         table.setdefault(branch, {})[split] = entry
     comparisons = {}
-    for name, a, b, split, meaning in COMPARISONS:
+    for name, a, b, split, meaning, above in COMPARISONS:
         pairs = [(f[(a, split)], f[(b, split)]) for f in finals.values() if (a, split) in f and (b, split) in f]
         pairs = [(x, y) for x, y in pairs if "solved" in x and "solved" in y and len(x["solved"]) == len(y["solved"])]
         if not pairs:
@@ -136,6 +136,8 @@ def summarize_seeds(runs: dict[int, list[dict]]) -> dict:
         interval["per_seed"] = [round(x["success"] - y["success"], 4) for x, y in pairs]
         interval["claim"] = meaning
         interval["verdict"] = verdict(interval)
+        interval["paper"] = "above 0" if above else "not above 0"
+        interval["agrees"] = (interval["verdict"] == "holds") == above
         comparisons[name] = interval
     return {"seeds": sorted(runs), "final_success": table, "comparisons": comparisons}
 
