@@ -192,18 +192,22 @@ def format_report(report: dict, title: str = "") -> str:
                 f"| {_pct(e.get('sampled_mean'))} |"
             )
     lines += ["", "Comparisons (difference of final greedy success, paired by task within a seed):", ""]
-    lines += ["| claim | difference [95% interval] | per seed | verdict |", "|---|---|---|---|"]
+    lines += ["| claim | difference [95% interval] | seeds: per seed | verdict | paper | agrees |", "|---|---|---|---|---|---|"]
     for c in report["comparisons"].values():
         per_seed = ", ".join(f"{100 * v:+.1f}" for v in c["per_seed"])
         lines.append(f"| {c['claim']} | {100 * c['mean']:+.1f} [{100 * c['low']:+.1f}, {100 * c['high']:+.1f}] points "
-                     f"| {per_seed} | **{c['verdict']}** |")  # fmt: skip
-    lines += ["", "What reproduces: " + (_said(report, "holds") or "nothing at this size") + "."]
-    lines += ["What does not: " + (_said(report, "not shown", "reversed") or "none of the tested claims fails") + "."]
+                     f"| {c['seeds']}: {per_seed} | **{c['verdict']}** | {c['paper']} | {'yes' if c['agrees'] else 'no'} |")  # fmt: skip
+    lines += ["", "Agrees with the paper: " + (_said(report, True) or "none of the tested findings") + "."]
+    lines += ["Does not (at this size and on these seeds): " + (_said(report, False) or "none") + "."]
     return "\n".join(lines) + "\n"
 
 
-def _said(report: dict, *verdicts: str) -> str:
-    return "; ".join(f"{c['claim']} ({c['verdict']})" for c in report["comparisons"].values() if c["verdict"] in verdicts)
+def _said(report: dict, agrees: bool) -> str:
+    return "; ".join(
+        f"{c['claim']}: {c['verdict']} on {c['seeds']} seed{'s' if c['seeds'] > 1 else ''}"
+        for c in report["comparisons"].values()
+        if c["agrees"] == agrees
+    )
 
 
 def _log(path: Path) -> list[dict]:
