@@ -120,3 +120,11 @@ def test_an_rl_step_with_reward_spread_moves_the_policy_toward_the_rewarded_answ
     assert summary["steps"] == 6 and not summary["warnings"]  # groups had reward spread
     after = sum(_good_mass(str(tmp_path / "rl" / "final"), t.prompt, good) for t in tasks) / len(tasks)
     assert after > before + 0.03, (before, after)  # measured: 0.069 -> 0.113
+
+
+def test_unknown_branches_fail_when_the_config_loads():
+    from tdrl.envs.study import load_config
+
+    assert load_config("examples/study_navigation.yaml").branches == ["sft", "rl", "rl_raw"]
+    with pytest.raises(ValueError, match="branches: ppo; each one of sft, rl, rl_raw"):
+        load_config("examples/study_points.yaml", ["branches=[sft, ppo]"])
