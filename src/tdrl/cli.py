@@ -944,11 +944,23 @@ def envs_eval(
 def envs_study(
     config: Path | None = _config_option("Study YAML (see examples/study_*.yaml)."),
     set_: list[str] = _set_option(),
+    seeds: str | None = typer.Option(
+        None, "--seeds", help="Run one study per seed (0,1,2 or 0-4) in OUT/seed<N>; report means with 95% intervals."
+    ),
     progress: bool = _progress_option(None),
 ) -> None:
     """SFT and RL (multi-turn GRPO) from the same start; success ID vs OOD over training, plotted."""
     from tdrl.envs.study import load_config, run_study
 
+    if seeds is not None:
+        from tdrl.envs.seeds import parse_seeds, run_seeds
+
+        with _user_errors(FileNotFoundError):
+            cfg = load_config(config, set_)
+            report = run_seeds(cfg, parse_seeds(seeds), progress=progress, say=typer.echo)
+        typer.echo((Path(cfg.out_dir) / "report.md").read_text())
+        typer.echo(f"report: {cfg.out_dir}/report.md, plot: {cfg.out_dir}/seeds.png ({len(report['seeds'])} seeds)")
+        return
     cfg, summary = _recipe(load_config, run_study, config, set_, progress)
     typer.echo(f"{'':>6} {'ID':>8} {'OOD':>8}")
     for branch, row in summary["final"].items():

@@ -83,6 +83,37 @@ def test_target_is_configurable():
         assert env.check(t, env.expert(t)).reward == 5.0
 
 
+def test_fewer_cards_is_an_easier_game_with_the_same_rules_and_rewards():
+    from tdrl.envs import make_env
+
+    env = make_env("points", cards=3)
+    for split in ("id", "ood"):
+        for t in env.tasks(20, split, seed=3):
+            cards = t.info["cards"]
+            assert len(cards) == 3 and _solvable3([card_value(c, split) for c in cards], 24), cards
+            assert split == "id" or any(c in ("J", "Q", "K") for c in cards)
+            assert env.check(t, env.expert(t)).reward == 5.0
+    three = env.tasks(1, "id", seed=3)[0]
+    assert env.check(three, _answer("(1+2)*(3+4)")).reward < 0  # a fourth number is invented, not allowed
+    with pytest.raises(ValueError, match="cards 0"):
+        make_env("points", cards=0).tasks(1)
+
+
+def _solvable3(numbers, target):
+    """An independent check for three numbers: every permutation, operator pair and both bracketings."""
+
+    def f(op, a, b):
+        if a is None or b is None or (op == "/" and b == 0):
+            return None
+        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if op == "/" else None}[op]
+
+    for a, b, c in itertools.permutations([Fraction(n) for n in numbers]):
+        for o1, o2 in itertools.product("+-*/", repeat=2):
+            if target in (f(o2, f(o1, a, b), c), f(o1, a, f(o2, b, c))):
+                return True
+    return False
+
+
 def _task(cards, rule="id"):
     from tdrl.envs.base import Task
 

@@ -21,6 +21,11 @@ every attempt failed (episode, ``verify_iter`` attempts)     -1 (once, on top)
 ==========================================================  ======================
 
 A formula may end in ``= <number>``; only the left side is evaluated.
+
+``cards`` (default 4, the paper's game) deals fewer cards for an easier curriculum: with
+three cards a formula that merely uses the right numbers makes 24 about 4% of the time
+(four cards: under 1%), so a small model's sampled groups sometimes hold a solved episode
+and GRPO has a signal. The rewards and the rules stay the paper's.
 """
 
 from __future__ import annotations
@@ -120,17 +125,20 @@ def evaluate(formula: str) -> tuple[Fraction | None, list[int], str]:
 
 @dataclass
 class GeneralPoints:
-    """The card game; ``target`` and ``verify_iter`` are configurable (paper: 24 and 5)."""
+    """The card game; ``target``, ``verify_iter`` and ``cards`` are configurable (paper: 24, 5 and 4)."""
 
     target: int = 24
     verify_iter: int = 5
+    cards: int = 4
     out_of_attempts: float = -1.0
     name: str = "points"
 
     def deal(self, rng: random.Random, split: str) -> list[str]:
-        """Four cards with a solution under ``split``'s rule (OOD deals hold a face card)."""
+        """``cards`` cards with a solution under ``split``'s rule (OOD deals hold a face card)."""
+        if not 1 <= self.cards <= 6:
+            raise ConfigError(f"cards {self.cards}: between 1 and 6")
         while True:
-            cards = [rng.choice(RANKS) for _ in range(4)]
+            cards = [rng.choice(RANKS) for _ in range(self.cards)]
             if split == "ood" and not any(c in "JQK" for c in cards):
                 continue
             if solve([card_value(c, split) for c in cards], self.target):

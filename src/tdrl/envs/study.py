@@ -9,12 +9,20 @@ The recipe of "SFT Memorizes, RL Generalizes" at the size of one machine:
    formulas, the route planner's actions);
 3. the RL branch: GRPO on the same in-distribution tasks, with multi-turn episodes and the
    episode return as the reward (:func:`tdrl.envs.rollout.grpo_rollout`);
-4. every ``eval_every`` steps, both branches are scored greedily on held-out ID tasks and on
-   OOD tasks (the other rule), with the same number of attempts as in training.
+4. every ``eval_every`` steps, every branch is scored on held-out ID tasks and on OOD tasks
+   (the other rule), with the same number of attempts as in training: greedily (the
+   headline figure), sampled at the RL temperature (``sampled_success``: a sampled-policy
+   change that greedy decoding hides), and by the mean log-probability of the expert's
+   answers (``expert_logp``: how far the policy moved, even where no greedy answer flipped);
+5. optionally (``branches`` holding ``rl_raw``) the paper's ablation: RL from the start
+   before its warm-up SFT.
 
 Output in ``out_dir``: ``curves.jsonl`` (branch, step, split, success, first-try success,
-mean return), ``study.json`` (the config and the final figures) and ``study.png`` (success
-over training steps, ID and OOD, SFT and RL).
+mean return, sampled success, expert log-probability, and per-task ``solved`` flags for
+intervals), ``study.json`` (the config and the final figures) and ``study.png`` (greedy
+and sampled success over training steps, ID and OOD, one line per branch, and the RL
+branches' training reward and sampled success in training from their ``metrics.jsonl``).
+Several seeds, their mean and confidence intervals: :mod:`tdrl.envs.seeds`.
 """
 
 from __future__ import annotations
@@ -50,7 +58,12 @@ class StudyConfig:
     tiny: dict = field(
         default_factory=lambda: {"hidden": 64, "layers": 2, "vocab": 600}, metadata={"schema": "tdrl.llm.tiny:build_tiny_model"}
     )
+    branches: list = field(default_factory=lambda: ["sft", "rl"])  # and "rl_raw": RL from the start before warm-up
+    sample_eval: bool = True  # also score sampled at rl.temperature (and the expert's log-probability)
     seed: int = 0
+
+
+BRANCHES = ("sft", "rl", "rl_raw")
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> StudyConfig:
@@ -62,6 +75,9 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> StudyConf
         raise ConfigError(f"env {cfg.env!r}: one of {', '.join(ENVS)}")
     if cfg.eval_every < 1 or cfg.steps < 1:
         raise ConfigError("steps and eval_every must be at least 1")
+    unknown = sorted(set(cfg.branches) - set(BRANCHES))
+    if unknown or not cfg.branches:
+        raise ConfigError(f"branches: {', '.join(unknown) or 'none given'}; each one of {', '.join(BRANCHES)}")
     return cfg
 
 
@@ -80,21 +96,40 @@ def sft_rows(env, tasks: list, chat: bool) -> list[dict]:
 
 
 class Scorer:
-    """Greedy ID and OOD evaluation of a model during training; appends rows to ``curves.jsonl``."""
+    """ID and OOD evaluation of a model during training; appends rows to ``curves.jsonl``.
 
-    def __init__(self, env, splits: dict, tokenizer, path: Path, branch: str, every: int, max_new_tokens: int):
+    Each row has the greedy figures (:func:`tdrl.envs.rollout.summarize`) and the per-task
+    ``solved`` flags; with ``temperature`` > 0 also ``sampled_success`` (one sampled episode
+    per task, seeded, so training's random state is untouched) and ``expert_logp``, the mean
+    log-probability of the expert's answer per task.
+    """
+
+    def __init__(
+        self, env, splits: dict, tokenizer, path: Path, branch: str, every: int, max_new_tokens: int,
+        temperature: float = 0.0, seed: int = 0,
+    ):  # fmt: skip
         self.env, self.splits, self.tokenizer = env, splits, tokenizer
         self.path, self.branch, self.every, self.max_new_tokens = path, branch, every, max_new_tokens
+        self.temperature, self.seed = temperature, seed
         self.rows: list[dict] = []
 
     def score(self, model, step: int) -> None:
-        from tdrl.envs.rollout import evaluate
+        import torch
+
+        from tdrl.envs.rollout import play, summarize
 
         was_training = model.training
         model.eval()
         for split, tasks in self.splits.items():
-            row = {"branch": self.branch, "step": step, "split": split}
-            row.update(evaluate(model, self.tokenizer, self.env, tasks, self.max_new_tokens))
+            episodes = [r.episode.summary() for r in play(model, self.tokenizer, self.env, tasks, self.max_new_tokens)]
+            row = {"branch": self.branch, "step": step, "split": split, **summarize(self.env, episodes, tasks)}
+            row["solved"] = [int(e["solved"]) for e in episodes]
+            if self.temperature > 0:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(self.seed * 1000 + step)
+                    sampled = play(model, self.tokenizer, self.env, tasks, self.max_new_tokens, self.temperature)
+                row["sampled_success"] = sum(r.episode.solved for r in sampled) / max(len(sampled), 1)
+                row["expert_logp"] = expert_logp(model, self.tokenizer, self.env, tasks)
             self.rows.append(row)
             with self.path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
@@ -114,12 +149,23 @@ class Scorer:
         return Score()
 
 
+def expert_logp(model, tokenizer, env, tasks: list) -> float:
+    """Mean over ``tasks`` of the log-probability of the expert's answer (and the end of turn) after the prompt."""
+    from tdrl.envs.rollout import Turns, completion_logprobs
+
+    turns = Turns(tokenizer)
+    prompts = [turns.encode(turns.prompt_text(t.prompt)) for t in tasks]
+    answers = [turns.encode(env.expert(t)) + [tokenizer.eos_token_id] for t in tasks]
+    logps = completion_logprobs(model, prompts, answers)
+    return sum(sum(x) for x in logps) / max(len(logps), 1)
+
+
 def run_study(cfg: StudyConfig, progress: bool = True) -> dict:
+    """One seed of the study (see the module docstring); returns the summary also written to ``study.json``."""
     from transformers import AutoModelForCausalLM
 
     from tdrl.envs import make_env
     from tdrl.training.common import load_tokenizer, quiet
-    from tdrl.training.rl import RLConfig, train_rl
     from tdrl.training.sft import sft_train
 
     if not progress:
@@ -128,7 +174,7 @@ def run_study(cfg: StudyConfig, progress: bool = True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     curves = out / "curves.jsonl"
     curves.unlink(missing_ok=True)
-    for stale in ("start", "sft", "rl"):  # a rerun starts over
+    for stale in ("start", *BRANCHES):  # a rerun starts over
         shutil.rmtree(out / stale, ignore_errors=True)
     env = make_env(cfg.env, **cfg.env_args)
     train = env.tasks(cfg.train_tasks, "id", seed=cfg.seed)
@@ -136,33 +182,62 @@ def run_study(cfg: StudyConfig, progress: bool = True) -> dict:
         "id": env.tasks(cfg.eval_tasks, "id", seed=cfg.seed + 1),
         "ood": env.tasks(cfg.eval_tasks, "ood", seed=cfg.seed + 1),
     }
+    temperature = float(cfg.rl.get("temperature", 1.0)) if cfg.sample_eval else 0.0
 
-    start = _start_model(cfg, env, train, out)
+    def scorer(branch: str) -> Scorer:
+        return Scorer(env, splits, tokenizer, curves, branch, cfg.eval_every, cfg.max_new_tokens, temperature, cfg.seed)
+
+    raw = start = _start_model(cfg, env, train, out)
     tokenizer = load_tokenizer(start)
-    chat = bool(tokenizer.chat_template)
-    rows = sft_rows(env, train, chat)
+    rows = sft_rows(env, train, bool(tokenizer.chat_template))
     if cfg.warmup_sft_steps:
         sft_train(start, rows, out / "start", max_steps=cfg.warmup_sft_steps, seed=cfg.seed, progress=progress, **_sft_args(cfg))
         start = str(out / "start")
 
-    base = Scorer(env, splits, tokenizer, curves, "start", cfg.eval_every, cfg.max_new_tokens)
+    base = scorer("start")
     base.score(AutoModelForCausalLM.from_pretrained(start), 0)
-    for branch in ("sft", "rl"):
-        _copy_start(base.rows, curves, branch)
+    rl_summaries = {}
+    for branch in cfg.branches:
+        if branch == "rl_raw":
+            scorer(branch).score(AutoModelForCausalLM.from_pretrained(raw), 0)
+        else:
+            _copy_start(base.rows, curves, branch)
+        callbacks = [scorer(branch).callback()]
+        if branch == "sft":
+            sft_train(
+                start, rows, out / "sft", max_steps=cfg.steps, seed=cfg.seed, progress=progress, callbacks=callbacks,
+                **_sft_args(cfg),
+            )  # fmt: skip
+        else:
+            model = raw if branch == "rl_raw" else start
+            rl_summaries[branch] = _train_rl(cfg, env, train, model, out / branch, callbacks, progress)
 
-    sft_scorer = Scorer(env, splits, tokenizer, curves, "sft", cfg.eval_every, cfg.max_new_tokens)
-    sft_train(
-        start, rows, out / "sft", max_steps=cfg.steps, seed=cfg.seed, progress=progress,
-        callbacks=[sft_scorer.callback()], **_sft_args(cfg),
-    )  # fmt: skip
+    all_rows = [json.loads(line) for line in curves.read_text().splitlines()]
+    names = ("start", *cfg.branches)
+    final = {b: {s: _brief(_last(all_rows, b, s)) for s in splits} for b in names}
+    summary = {
+        "config": asdict(cfg),
+        "train_tasks": len(train),
+        "final": final,
+        "rl": rl_summaries.get("rl"),
+        "rl_runs": rl_summaries,
+    }
+    (out / "study.json").write_text(json.dumps(summary, indent=1) + "\n")
+    training = {b: _training_rows(out / b) for b in rl_summaries}
+    plot_study(all_rows, out / "study.png", title=f"{cfg.env}, seed {cfg.seed}: SFT vs RL from the same start", training=training)
+    return summary
 
+
+def _train_rl(cfg: StudyConfig, env, train: list, model: str, out: Path, callbacks: list, progress: bool) -> dict:
+    """GRPO with multi-turn episodes of ``env`` on the training tasks; the episode return is the reward."""
     from tdrl.envs.rollout import env_return, env_solved, grpo_rollout
+    from tdrl.training.rl import RLConfig, train_rl
 
     rl = dict(cfg.rl)
     rl_cfg = RLConfig(
-        model=start,
+        model=model,
         problems="-",
-        out_dir=str(out / "rl"),
+        out_dir=str(out),
         prompt_format="completion",
         num_generations=int(rl.pop("num_generations", 4)),
         batch_size=int(rl.pop("batch_size", 8)),
@@ -170,25 +245,32 @@ def run_study(cfg: StudyConfig, progress: bool = True) -> dict:
         learning_rate=float(rl.pop("learning_rate", 1e-5)),
         temperature=float(rl.pop("temperature", 1.0)),
         beta=float(rl.pop("beta", 0.0)),
+        scale_rewards=str(rl.pop("scale_rewards", "group")),
+        algorithm=str(rl.pop("algorithm", "grpo")),
         max_completion_length=cfg.max_new_tokens,
         save_steps=max(cfg.steps, 1),
         seed=cfg.seed,
         trl=rl,
     )
-    rl_scorer = Scorer(env, splits, tokenizer, curves, "rl", cfg.eval_every, cfg.max_new_tokens)
     rl_rows = [{"prompt": t.prompt, "task_id": t.id} for t in train]
     rollout = grpo_rollout(env, train, cfg.max_new_tokens, rl_cfg.temperature)
-    rl_summary = train_rl(
+    return train_rl(
         rl_cfg, progress=progress, rows=rl_rows, reward_funcs=[env_return, env_solved], reward_weights=[1.0, 0.0],
-        rollout_func=rollout, callbacks=[rl_scorer.callback()],
+        rollout_func=rollout, callbacks=callbacks,
     )  # fmt: skip
 
-    all_rows = [json.loads(line) for line in curves.read_text().splitlines()]
-    final = {b: {s: _last(all_rows, b, s) for s in splits} for b in ("start", "sft", "rl")}
-    summary = {"config": asdict(cfg), "train_tasks": len(train), "final": final, "rl": rl_summary}
-    (out / "study.json").write_text(json.dumps(summary, indent=1) + "\n")
-    plot_study(all_rows, out / "study.png", title=f"{cfg.env}: SFT vs RL from the same start")
-    return summary
+
+def _training_rows(folder: Path) -> list[dict]:
+    """The RL run's per-step log (TRL's metrics): mean episode return, sampled success, zero-spread groups."""
+    path = folder / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [r for r in (json.loads(line) for line in path.read_text().splitlines() if line.strip()) if "reward" in r]
+
+
+def _brief(row: dict | None) -> dict | None:
+    """A curve row without its per-task flags (for summaries)."""
+    return None if row is None else {k: v for k, v in row.items() if k != "solved"}
 
 
 def _start_model(cfg: StudyConfig, env, train: list, out: Path) -> str:
@@ -219,8 +301,14 @@ def _last(rows: list[dict], branch: str, split: str) -> dict | None:
     return max(mine, key=lambda r: r["step"]) if mine else None
 
 
-def plot_study(rows: list[dict], path: Path, title: str = "") -> None:
-    """Success rate (top) and mean episode return (bottom) over steps: a column per split, a line per branch."""
+STYLES = {"start": "k:", "sft": "o-", "rl": "s-", "rl_raw": "^--"}
+LABELS = {"start": "start", "sft": "SFT", "rl": "RL", "rl_raw": "RL from raw start"}
+
+
+def plot_study(rows: list[dict], path: Path, title: str = "", training: dict | None = None) -> None:
+    """Greedy success, sampled success and the expert's log-probability over steps (a column per split, a line per
+    branch), and a column with each RL branch's training log: mean episode return, solved share of the sampled
+    training episodes and the share of groups with no reward spread."""
     try:
         import matplotlib
 
@@ -229,23 +317,55 @@ def plot_study(rows: list[dict], path: Path, title: str = "") -> None:
     except ImportError:
         return
     splits = sorted({r["split"] for r in rows})
-    fig, axes = plt.subplots(2, len(splits), figsize=(5 * len(splits), 6.4), squeeze=False, sharex=True)
+    keys = [("success", "greedy success"), ("sampled_success", "sampled success"), ("expert_logp", "expert answer log p")]
+    keys = [k for k in keys if any(k[0] in r for r in rows)]
+    training = {b: t for b, t in (training or {}).items() if t}
+    cols = len(splits) + bool(training)
+    fig, axes = plt.subplots(len(keys), cols, figsize=(4.6 * cols, 2.9 * len(keys)), squeeze=False, sharex=True)
+    branches = [b for b in ("sft", "rl", "rl_raw") if any(r["branch"] == b for r in rows)]
     for col, split in enumerate(splits):
-        for row, (key, label) in enumerate((("success", "success rate"), ("mean_return", "mean return"))):
+        for row, (key, label) in enumerate(keys):
             ax = axes[row][col]
-            for branch, style in (("sft", "o-"), ("rl", "s-")):
-                mine = sorted((r["step"], r[key]) for r in rows if r["branch"] == branch and r["split"] == split)
+            for branch in branches:
+                mine = sorted((r["step"], r[key]) for r in rows if r["branch"] == branch and r["split"] == split and key in r)
                 if mine:
-                    ax.plot([s for s, _ in mine], [v for _, v in mine], style, label=branch.upper())
+                    ax.plot([s for s, _ in mine], [v for _, v in mine], STYLES[branch], label=LABELS[branch], ms=4)
             ax.set_ylabel(label)
-            if key == "success":
+            if key != "expert_logp":
                 ax.set_ylim(-0.02, 1.02)
+            if row == 0:
                 ax.set_title(f"{'in' if split == 'id' else 'out-of'}-distribution ({split})")
-            else:
+                ax.legend(fontsize=7)
+            if row == len(keys) - 1:
                 ax.set_xlabel("training step")
-            ax.legend()
+    if training:
+        train_keys = [("reward", "training return (mean)"), ("rewards/env_solved/mean", "sampled success in training"),
+                      ("frac_reward_zero_std", "groups with no spread")]  # fmt: skip
+        for row in range(len(keys)):
+            ax = axes[row][-1]
+            if row >= len(train_keys):
+                ax.axis("off")
+                continue
+            key, label = train_keys[row]
+            for branch, log in training.items():
+                ax.plot([r["step"] for r in log], _smooth([r.get(key, 0.0) for r in log]), STYLES[branch][1:] or "-",
+                        label=LABELS[branch], lw=1)  # fmt: skip
+            ax.set_ylabel(label)
+            if row == 0:
+                ax.set_title("RL training (sampled, smoothed)")
+                ax.legend(fontsize=7)
+            ax.set_xlabel("training step")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def _smooth(values: list[float], window: int = 9) -> list[float]:
+    """A trailing moving average (training logs are one noisy batch per step)."""
+    out = []
+    for i in range(len(values)):
+        chunk = values[max(0, i - window + 1) : i + 1]
+        out.append(sum(chunk) / len(chunk))
+    return out
