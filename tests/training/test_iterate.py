@@ -78,6 +78,9 @@ def test_stale_markers_are_redone_when_settings_change(toy, tmp_path):
     pairs_marker = json.loads((round0 / "pairs.done").read_text())
     assert pairs_marker["metrics"]["total_pairs"] == 0 and pairs_marker["metrics"]["warnings"]
     kept = {name: (round0 / name).stat().st_mtime_ns for name in ("sample.done", "verify.done", "samples.jsonl")}
+    same = subprocess.run(run, capture_output=True, text=True, timeout=900)  # unchanged: the stored warning again
+    assert same.returncode == 2 and "warning: round 0: 0 pairs from 0 of 4 problems" in same.stderr, same.stderr
+    assert "change pair_rule as the warning above says" in same.stderr
 
     proc = subprocess.run([*run, "--set", "pair_rule={min_rejected: -1.0}"], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr

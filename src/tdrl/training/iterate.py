@@ -229,6 +229,7 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
             "previous_pairs": previous_pairs_key,
         }
         pairs_done = st.done("pairs", pairs_settings)
+        reused = pairs_done is not None
         if pairs_done is None:
             st.begin("pairs", ["pairs.jsonl"])
             rule = PairRule(**cfg.pair_rule)
@@ -250,6 +251,9 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
                 metrics["warnings"].append(warn(f"round {k}: " + no_pairs_warning(scored, rule, stats, prefix="pair_rule.")))
             pairs_done = st.finish("pairs", pairs_settings, metrics)
         if not pairs_done["total_pairs"]:
+            if reused:  # the stage's warning was printed by the run that made it: say it again
+                for message in pairs_done.get("warnings", []):
+                    warn(message)
             raise ValueError(no_pairs_error(k, scored, cfg))
         previous_pairs_key = st.keys["pairs"]
 
