@@ -78,6 +78,9 @@ def test_stale_markers_are_redone_when_settings_change(toy, tmp_path):
     pairs_marker = json.loads((round0 / "pairs.done").read_text())
     assert pairs_marker["metrics"]["total_pairs"] == 0 and pairs_marker["metrics"]["warnings"]
     kept = {name: (round0 / name).stat().st_mtime_ns for name in ("sample.done", "verify.done", "samples.jsonl")}
+    same = subprocess.run(run, capture_output=True, text=True, timeout=900)  # unchanged: the stored warning again
+    assert same.returncode == 2 and "warning: round 0: 0 pairs from 0 of 4 problems" in same.stderr, same.stderr
+    assert "change pair_rule as the warning above says" in same.stderr
 
     proc = subprocess.run([*run, "--set", "pair_rule={min_rejected: -1.0}"], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
@@ -94,3 +97,17 @@ def test_stale_markers_are_redone_when_settings_change(toy, tmp_path):
     again = subprocess.run([*run, "--set", "pair_rule={min_rejected: -1.0}"], capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stderr
     assert (round0 / "rl.done").stat().st_mtime_ns == stamp  # same settings: nothing redone
+
+
+def test_no_pairs_error_names_the_setting_that_can_help():
+    """When no sample passes a test, loosening the pair rule cannot help: the error says to raise max_tokens instead."""
+    from tdrl.records import Sample
+    from tdrl.training.iterate import IterateConfig, no_pairs_error
+
+    cfg = IterateConfig(problems="p.jsonl", max_tokens=6, prompt_format="completion")
+    nothing = [(Sample("p", str(i), ""), {"status": "fail", "pass_rate": 0.0}) for i in range(4)]
+    text = no_pairs_error(0, nothing, cfg)
+    assert "none of the 4 verified samples passed a test" in text and "max_tokens (now 6)" in text
+    assert "min_rejected" not in text
+    some = nothing + [(Sample("p", "4", ""), {"status": "fail", "pass_rate": 0.5})]
+    assert "change pair_rule as the warning above says" in no_pairs_error(0, some, cfg)

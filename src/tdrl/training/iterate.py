@@ -88,6 +88,22 @@ def settings_key(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def no_pairs_error(k: int, scored: list, cfg: IterateConfig) -> str:
+    """Why round ``k`` cannot train a reward model, and the setting that would change it."""
+    usable = [float(r["pass_rate"]) for _, r in scored if r.get("status") != "infra_error"]
+    text = f"round {k}: no pairs to train the reward model on; "
+    if not any(usable):
+        return text + (
+            f"none of the {len(usable)} verified samples passed a test, so no pair rule can help: raise max_tokens "
+            f"(now {cfg.max_tokens}), check prompt_format (now {cfg.prompt_format}), or start from a model or problems "
+            "it can partly solve, and rerun"
+        )
+    return text + (
+        "change pair_rule as the warning above says, or raise samples_per_problem, and rerun "
+        "(the stages after sampling are redone)"
+    )
+
+
 class _Stages:
     """``<stage>.done`` markers: each finished stage's metrics and the key of the settings it ran with.
 
@@ -218,6 +234,7 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
             "previous_pairs": previous_pairs_key,
         }
         pairs_done = st.done("pairs", pairs_settings)
+        reused = pairs_done is not None
         if pairs_done is None:
             st.begin("pairs", ["pairs.jsonl"])
             rule = PairRule(**cfg.pair_rule)
@@ -241,11 +258,10 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
                 )
             pairs_done = st.finish("pairs", pairs_settings, metrics)
         if not pairs_done["total_pairs"]:
-            raise NoData(
-                f"round {k}: no pairs to train the reward model on; "
-                "change pair_rule (e.g. --set pair_rule.min_rejected=-1) or samples_per_problem, and rerun "
-                "(the stages after sampling are redone)"
-            )
+            if reused:  # the stage's warning was printed by the run that made it: say it again
+                for message in pairs_done.get("warnings", []):
+                    warn(message)
+            raise NoData(no_pairs_error(k, scored, cfg))
         previous_pairs_key = st.keys["pairs"]
 
         rm_settings = {"rm": cfg.rm, "model": cfg.model, "seed": cfg.seed, "after": st.keys["pairs"]}
