@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32, help="Sequences decoding together in the batched run.")
     ap.add_argument("--model", default="embedded")
     ap.add_argument("--pairs", type=int, default=1, help="Run each way this many times, alternating.")
+    ap.add_argument("--batched-first", action="store_true", help="Start each pair with the batched way.")
     ap.add_argument("--fixed", action="store_true", help="Also run the fixed-batch way (the previous session's).")
     ap.add_argument("--json", type=Path, default=None, help="Also write the figures to this file.")
     args = ap.parse_args()
@@ -103,7 +104,7 @@ def main() -> None:
         ways["fixed_batches"] = fixed
     runs: list[dict] = []
     for k in range(args.pairs):
-        order = list(ways) if k % 2 == 0 else list(reversed(ways))
+        order = list(ways) if (k + args.batched_first) % 2 == 0 else list(reversed(ways))
         for name in order:
             load_before = os.getloadavg()[0]
             t0 = time.perf_counter()
