@@ -51,7 +51,7 @@ class CodeStudyConfig:
     train_limit: int | None = None  # use only the first N train / held-out problems (a quick run)
     heldout_limit: int | None = None
     synth: dict = field(default_factory=lambda: {"tests_per_problem": 20, "min_tests": 5, "mutants": 16})
-    eval: dict = field(default_factory=lambda: {"n": 4, "temperature": 0.8, "max_tokens": 96, "batch_size": 16})
+    eval: dict = field(default_factory=lambda: {"n": 4, "temperature": 0.8, "max_tokens": 96, "batch_size": 32})
     rl: dict = field(
         default_factory=lambda: {
             "max_steps": 10,
@@ -197,7 +197,7 @@ def sample_and_verify(cfg: CodeStudyConfig, problems: Path, model: str, folder: 
         seed=cfg.seed,
     )
     sampled = sample_files(
-        problems, folder / "samples.jsonl", model, params, batch_size=int(cfg.eval.get("batch_size", 16)), progress=progress
+        problems, folder / "samples.jsonl", model, params, batch_size=int(cfg.eval.get("batch_size", 32)), progress=progress
     )
     verify_files(
         problems, folder / "samples.jsonl", folder / "results.jsonl", workers=cfg.workers, sandbox=cfg.sandbox, progress=progress
