@@ -12,6 +12,7 @@ import hashlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -298,7 +299,9 @@ class _Batch:
         # transformers 5.x renames forward's past_key_values to cache
         self.cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self.rows: list[_Row] = []
-        self.cache = self.mask = self.logits = None
+        self.cache: Any = None  # a DynamicCache, with the mask and last logits of the running rows
+        self.mask: Any = None
+        self.logits: Any = None
 
     def add(self, prompts: list[list[int]], counts: list[int], rows: list[_Row]) -> None:
         """Encode ``prompts`` (one pass, left-padded), each one's cache repeated for its ``counts`` samples."""
