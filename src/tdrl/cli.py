@@ -197,7 +197,9 @@ def sample(
     ),
     prompt_format: str = typer.Option("auto", "--format", help="auto | instruct | completion."),
     stop: list[str] = typer.Option([], "--stop", help="Stop sequence (repeatable); default per format."),
-    batch_size: int = typer.Option(16, "--batch-size", help="hf: sequences generated together, across problems (length-sorted)."),
+    batch_size: int = typer.Option(
+        32, "--batch-size", help="hf: sequences decoded together, across problems (continuous batching)."
+    ),
     concurrency: int = typer.Option(8, "--concurrency", help="openai: requests in flight."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="openai: response cache (default ~/.cache/tdrl/llm)."),
     progress: bool = _progress_option(),

@@ -62,7 +62,7 @@ def sample_files(
     backend: str = "hf",
     base_url: str | None = None,
     concurrency: int = 8,
-    batch_size: int = 16,
+    batch_size: int = 32,
     max_batch_tokens: int | None = 32768,
     cache_dir: str | Path | None = None,
     progress: bool = True,
