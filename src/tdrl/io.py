@@ -57,6 +57,7 @@ def silence_third_party() -> None:
         "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
         "TQDM_DISABLE": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        "TRL_EXPERIMENTAL_SILENCE": "1",  # TRL's "experimental feature" notices (rollout_func), raised at our call site
     }.items():
         os.environ.setdefault(name, value)
     libraries = r"(transformers|trl|datasets|huggingface_hub|peft|accelerate|torch)(\.|$)"
