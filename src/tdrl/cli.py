@@ -532,8 +532,8 @@ def pairs(
 def train_rm(
     pairs_path: Path = typer.Option(..., "--pairs", help="Pairs JSONL or `datasets` folder from `tdrl pairs`."),
     out: Path = typer.Option(..., "--out", help="Folder for the reward model, metrics.json and accuracy.png."),
-    config: Path | None = typer.Option(None, "--config", help="Settings YAML (RMConfig fields: backbone, epochs, lora...)."),
-    overrides: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest; repeatable)."),
+    config: Path | None = _config_option("Settings YAML (RMConfig fields: backbone, epochs, lora...)."),
+    overrides: list[str] = _set_option(),
     model: str | None = typer.Option(
         None, "--model", help="Backbone: HF id or path (causal LM or classifier), or 'embedded' (default: embedded)."
     ),
@@ -558,7 +558,7 @@ def train_rm(
         None, "--max-length", help="Longest prompt + answer in tokens (longer pairs are counted and left out; default 1024)."
     ),
     seed: int | None = typer.Option(None, "--seed", help="Default: 0."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress and training logs."),
+    progress: bool = _progress_option("Show progress and training logs."),
 ) -> None:
     """Train a Bradley-Terry reward model on preference pairs with TRL's RewardTrainer.
 
@@ -748,8 +748,8 @@ def srl(
     trajectories: Path | None = typer.Option(
         None, "--trajectories", help="Trajectories JSONL (id, problem, steps[, kind, meta]); or `trajectories:` in --config."
     ),
-    config: Path | None = typer.Option(None, "--config", help="Settings YAML (SRLConfig fields; `rl:` holds GRPO's)."),
-    overrides: list[str] = typer.Option([], "--set", help="Override a setting: key=value (dotted keys nest; repeatable)."),
+    config: Path | None = _config_option("Settings YAML (SRLConfig fields; `rl:` holds GRPO's)."),
+    overrides: list[str] = _set_option(),
     model: str | None = typer.Option(None, "--model", help="Policy: HF id or path, or 'embedded' (default: embedded)."),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default: srl-run)."),
     rounds: int | None = typer.Option(None, "--rounds", help="Dynamic-sampling rounds (re-filter, then GRPO; default 2)."),
@@ -775,7 +775,7 @@ def srl(
     then_rl_steps: int | None = typer.Option(
         None, "--then-rl-steps", help="RLVR steps on whole problems after SRL, math (default: 0)."
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    progress: bool = _progress_option(None),
 ) -> None:
     """Supervised RL: step-wise similarity rewards from expert trajectories on GRPO, then optional RLVR.
 
