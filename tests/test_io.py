@@ -78,3 +78,23 @@ def test_dataset_round_trip(tmp_path):
     assert ds.num_rows == 2
     back = problems_from_dataset(ds)
     assert [p.to_dict() for p in back] == [p.to_dict() for p in problems]
+
+
+def test_resumable_writer_keeps_good_records_around_a_blank_or_bad_middle_line(tmp_path):
+    path = tmp_path / "out.jsonl"
+    path.write_text('{"id": "a"}\n\n{"id": "b"}\n')
+    with ResumableWriter(path, key=lambda d: d["id"]) as w:
+        assert w.done == {"a", "b"}  # a blank line is skipped, not a reason to cut the file
+    assert path.read_text() == '{"id": "a"}\n\n{"id": "b"}\n'
+    path.write_text('{"id": "a"}\nnot json\n{"id": "b"}\n{"id": "c"}\n')
+    with pytest.raises(InputError, match=r"out.jsonl:2: not a complete record"):
+        ResumableWriter(path, key=lambda d: d["id"])
+    assert path.read_text() == '{"id": "a"}\nnot json\n{"id": "b"}\n{"id": "c"}\n'  # nothing removed
+
+
+def test_resumable_writer_never_writes_a_key_twice(tmp_path):
+    path = tmp_path / "out.jsonl"
+    with ResumableWriter(path, key=lambda d: d["id"]) as w:
+        assert w.write({"id": "a", "v": 1}) is True
+        assert w.write({"id": "a", "v": 2}) is False  # the same item twice in the input
+    assert path.read_text().splitlines() == ['{"id": "a", "v": 1}']

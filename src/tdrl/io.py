@@ -208,13 +208,17 @@ class ResumableWriter:
     """Append-only JSONL output that survives a crash at any point.
 
     On open, a torn last line (a crash mid-write) is cut off, and the keys of the complete
-    records are collected in ``done``; callers skip those. Each record is written as one
-    line and flushed, so a kill -9 loses at most the record being written, never an earlier
-    one, and never leaves a duplicate.
+    records are collected in ``done``; callers skip those. A bad line before the last one is
+    not a crash but an edit (two files joined, a line changed by hand): that is an
+    :class:`InputError` naming the line, and nothing in the file is removed. Blank lines are
+    kept and skipped. Each record is written as one line and flushed, so a kill -9 loses at
+    most the record being written, never an earlier one; a record whose key is already
+    written (the same sample twice in the input) is not written again.
     """
 
     def __init__(self, path: str | os.PathLike, key: Callable[[dict], Any]):
         self.path = Path(path)
+        self.key = key
         self.done: set = set()
         if self.path.exists():
             self._recover(key)
@@ -224,22 +228,37 @@ class ResumableWriter:
         with open(self.path, "rb") as f:
             data = f.read()
         good = 0
-        for line in data.splitlines(keepends=True):
+        lines = data.splitlines(keepends=True)
+        for lineno, line in enumerate(lines, 1):
+            last = lineno == len(lines)
+            if not line.strip() and line.endswith(b"\n"):
+                good += len(line)
+                continue
             if not line.endswith(b"\n"):
-                break
+                break  # torn: the crash was mid-write
             try:
                 self.done.add(key(json.loads(line)))
-            except (json.JSONDecodeError, KeyError, TypeError):
-                break
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+                if last:
+                    break  # a last line cut exactly at a newline-free boundary is still a torn write
+                raise InputError(
+                    self.path, lineno, None, f"not a complete record ({type(exc).__name__}); fix or remove this line and rerun"
+                ) from None
             good += len(line)
         if good != len(data):
             with open(self.path, "r+b") as f:
                 f.truncate(good)
 
-    def write(self, record: Any) -> None:
+    def write(self, record: Any) -> bool:
+        """Append ``record`` unless its key is already written; True when written."""
         d = record.to_dict() if hasattr(record, "to_dict") else record
+        k = self.key(d)
+        if k in self.done:
+            return False
         self._f.write(json.dumps(d, ensure_ascii=False) + "\n")
         self._f.flush()
+        self.done.add(k)
+        return True
 
     def close(self) -> None:
         self._f.close()
