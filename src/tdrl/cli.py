@@ -97,11 +97,11 @@ def _main(
     """tdrl: test-driven reinforcement learning for code models."""
     import sys
 
-    # `--no-progress` on any command also silences the libraries, before they are imported
-    if quiet or "--no-progress" in sys.argv[1:]:
-        from tdrl.io import silence_third_party
+    from tdrl.io import silence_third_party
 
-        silence_third_party()
+    # no library warnings or load reports on any command, before the libraries are imported;
+    # `--quiet` or `--no-progress` also silence their progress bars (the trainer's step bar)
+    silence_third_party(bars=quiet or "--no-progress" in sys.argv[1:])
 
 
 @app.command()
@@ -244,6 +244,14 @@ def sample(
         f"{summary.samples} samples for {summary.problems - summary.skipped} problems ({summary.skipped} already done) in "
         f"{summary.seconds:.1f}s: {summary.samples_per_second:.2f} samples/s, {summary.completion_tokens} tokens; finish {dict(summary.finish)}"
     )
+    if summary.unsampled:
+        from tdrl.io import warn
+
+        first_id, first_reason = next(iter(summary.unsampled.items()))
+        warn(
+            f"{len(summary.unsampled)} problems refused by the server and left unsampled "
+            f"(first: {first_id}: {first_reason}); a rerun retries only them"
+        )
 
 
 @app.command("serve-model")
@@ -997,7 +1005,7 @@ def demo(
     sandbox: str = _sandbox_option(),
     model: str = typer.Option("embedded", "--model", help="Model to sample from ('embedded', an HF id or path, or 'none')."),
     n: int = typer.Option(4, "-n", help="Programs sampled per held-out problem in the short code study."),
-    rl_steps: int = typer.Option(8, "--rl-steps", help="GRPO steps of the short code study."),
+    rl_steps: int = typer.Option(2, "--rl-steps", help="GRPO steps (8 completions each) of the short code study."),
     study_problems: int = typer.Option(8, "--study-problems", help="Train and held-out problems of the short study (0: none)."),
     env_tasks: int = typer.Option(4, "--env-tasks", help="GeneralPoints deals per split in the environment part (0: none)."),
 ) -> None:

@@ -34,7 +34,7 @@ def run_demo(
     sandbox: str = "auto",
     model: str | None = "embedded",
     samples_per_problem: int = 4,
-    rl_steps: int = 8,
+    rl_steps: int = 2,
     env_tasks: int = 4,
     study_problems: int = 8,
 ) -> Path:
@@ -165,7 +165,7 @@ def _demo_study(console, out: Path, model: str, problems: int, n: int, rl_steps:
         heldout_limit=problems,
         synth={**study.synth, "tests_per_problem": 10, "mutants": 8},
         eval={**study.eval, "n": n},
-        rl={**study.rl, "max_steps": rl_steps},
+        rl={**study.rl, "max_steps": rl_steps, "batch_size": 8},  # 2 problems x 4 samples a step
         best_of_n=False,
         bootstrap=1000,
         workers=workers,

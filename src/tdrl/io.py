@@ -42,20 +42,22 @@ def warn(message: str) -> str:
     return message
 
 
-def silence_third_party() -> None:
-    """Quiet transformers, TRL, datasets and the hub client: no progress bars, load reports or warnings; errors stay.
+def silence_third_party(bars: bool = True) -> None:
+    """Quiet transformers, TRL, datasets and the hub client: no load reports, load bars or warnings; errors stay.
 
-    Works before they are imported (environment variables they read at import) and after
-    (Python warnings filters); tdrl's own output and warnings are unaffected.
+    ``bars=False`` keeps the trainer's step bar (every command, by default); ``True`` (``--quiet``,
+    ``--no-progress``) silences every third-party bar too. Works before they are imported
+    (environment variables they read at import) and after (Python warnings filters); tdrl's
+    own output and warnings are unaffected.
     """
     import warnings
 
     for name, value in {
         "TRANSFORMERS_VERBOSITY": "error",
         "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # also transformers' own bars ("Loading weights")
         "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-        "TQDM_DISABLE": "1",
+        **({"TQDM_DISABLE": "1"} if bars else {}),
         "TOKENIZERS_PARALLELISM": "false",
         "TRL_EXPERIMENTAL_SILENCE": "1",  # TRL's "experimental feature" notices (rollout_func), raised at our call site
     }.items():

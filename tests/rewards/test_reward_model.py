@@ -120,3 +120,20 @@ def test_train_rm_on_the_embedded_model(tmp_path):
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["heldout_pairs"] == 8 and len(metrics["eval_history"]) >= 2
+
+
+def test_with_progress_the_trainer_bar_stays_and_the_library_noise_goes(tmp_path, tiny_model):
+    write_jsonl(tmp_path / "pairs.jsonl", crash_pairs(12, seed=4))
+    proc = subprocess.run(
+        [*TDRL, "train-rm", "--pairs", str(tmp_path / "pairs.jsonl"), "--out", str(tmp_path / "rm"), "--model", tiny_model]
+        + ["--max-steps", "2", "--set", "logging_steps=1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "2/2" in proc.stderr  # the trainer's own step bar, with the loss as its postfix
+    assert "loss=" in proc.stderr
+    # no raw log dicts, no library warnings, no load bars
+    assert "{'loss'" not in output and "Warning" not in output and "Loading weights" not in output

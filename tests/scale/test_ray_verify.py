@@ -139,3 +139,30 @@ def test_ray_is_optional(tmp_path, monkeypatch):
     args = ["verify", "--problems", str(ROOT / DEMO_PROBLEMS), "--samples", str(ROOT / DEMO_SAMPLES)]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "r.jsonl"), "--ray", "local"])
     assert result.exit_code == 2 and "pip install 'tdrl[ray]'" in result.output
+
+
+def test_a_folder_of_shards_drops_unusable_problems_and_counts_unknown_ones(ray_local, tmp_path):
+    """The streamed folder path checks what the file path checks: a problem whose tests are unusable
+    is dropped with its reason, and samples of problems not in the file are counted with --skip-unknown
+    (they were left out uncounted before: the count was taken before the stream was read)."""
+    from tdrl.execution.run import verify_files
+    from tdrl.records import Problem, Test
+
+    problems = [
+        Problem("good", [Test("call", input="[1]", output="2")], entry_point="f"),
+        Problem("broken", [Test("call", input="[1]", output="(((")], entry_point="f"),
+    ]
+    write_jsonl(tmp_path / "problems.jsonl", problems)
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    code = "def f(x):\n    return x + 1\n"
+    write_jsonl(shards / "part-0.jsonl", [Sample("good", "0", code), Sample("broken", "0", code)])
+    write_jsonl(shards / "part-1.jsonl", [Sample("gone", "0", code), Sample("gone", "1", code), Sample("good", "1", code)])
+    from tdrl.runner import Ray
+
+    out = tmp_path / "out.jsonl"
+    summary = verify_files(tmp_path / "problems.jsonl", shards, out, executor=Ray("local"), skip_unknown=True, progress=False)
+    assert summary.unknown == 2 and summary.dropped == 1 and summary.samples == 2
+    assert {json.loads(x)["problem_id"] for x in out.read_text().splitlines()} == {"good"}
+    dropped = [json.loads(x) for x in (tmp_path / "out.jsonl.dropped.jsonl").read_text().splitlines()]
+    assert [d["problem_id"] for d in dropped] == ["broken"] and "tests[0].output" in dropped[0]["reason"]

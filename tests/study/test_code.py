@@ -56,12 +56,37 @@ def test_split_rejects_a_problem_without_a_split(tmp_path):
         split_seeds(CodeStudyConfig(seeds=str(seeds)), tmp_path / "out")
 
 
-def test_stages_skip_what_is_done(tmp_path):
+def test_stages_skip_what_is_done_and_redo_what_changed(tmp_path):
     calls, said = [], []
     stages = Stages(tmp_path, said.append)
-    assert stages.run("a", lambda: calls.append(1) or {"x": 1})["x"] == 1
-    assert stages.run("a", lambda: calls.append(2) or {"x": 2})["x"] == 1  # a rerun after a kill resumes past it
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "part.jsonl").write_text("{}\n")
+    assert stages.run("a", {"k": 1}, ["a"], lambda: calls.append(1) or {"x": 1})["x"] == 1
+    assert (tmp_path / "a" / "part.jsonl").exists()  # a first start keeps what is there (a resume)
+    assert stages.run("a", {"k": 1}, ["a"], lambda: calls.append(2) or {"x": 2})["x"] == 1  # a rerun resumes past it
     assert calls == [1] and said[-1] == "a: done before, skipped"
+    # other settings: the stage is redone, its old outputs removed first
+    assert stages.run("a", {"k": 2}, ["a"], lambda: calls.append(3) or {"x": 3})["x"] == 3
+    assert calls == [1, 3] and "a: settings changed since the last run, redone" in said
+    assert not (tmp_path / "a").exists()
+    # a fresh Stages over the same folder (a new process) sees the new marker
+    assert Stages(tmp_path, said.append).run("a", {"k": 2}, ["a"], lambda: {"x": 4})["x"] == 3
+
+
+def test_study_config_typos_fail_before_any_work(tmp_path):
+    from tdrl.errors import ConfigError
+    from tdrl.study.code import load_config
+
+    with pytest.raises(ConfigError, match=r"rl.max_step: unknown setting; did you mean rl.max_steps\?"):
+        load_config(None, ["rl.max_step=2"])
+    with pytest.raises(ConfigError, match=r"rm.epoch: unknown setting; did you mean rm.epochs\?"):
+        load_config(None, ["rm.epoch=2"])
+    with pytest.raises(ConfigError, match=r"eval.temprature"):
+        load_config(None, ["eval.temprature=0.5"])
+    with pytest.raises(ConfigError, match=r"rm.n: expected int"):
+        load_config(None, ["rm.n=many"])
+    cfg = load_config(None, ["rl.learning_rate=1e-4", "rm.learning_rate=1e-5"])  # YAML's string 1e-4 becomes a float
+    assert cfg.rl["learning_rate"] == 1e-4 and cfg.rm["learning_rate"] == 1e-5 and cfg.rm["n"] == 8
 
 
 def test_report_pairs_problems_and_marks_a_significant_gain(tmp_path):
@@ -119,13 +144,24 @@ def test_study_cli_end_to_end_with_a_tiny_model_and_resume(tmp_path, tiny_model)
     assert (out / "final" / "config.json").exists() and (out / "plots" / "heldout_pass.png").exists()
     assert "after - before" in first.stdout
 
-    (out / "stages" / "after.json").unlink()
+    (out / "stages" / "after.done").unlink()
     again = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     for stage in ("split", "synth", "before", "rl"):
         assert f"{stage}: done before, skipped" in again.stdout
     assert "after: running" in again.stdout  # its samples were on disk: resumed, nothing regenerated
     assert json.loads((out / "report.json").read_text())["heldout"]["after"] == report["heldout"]["after"]
+
+    # other evaluation settings: both evaluations are redone from scratch, the policy is kept
+    changed = [*args, "--set", "eval={n: 3, temperature: 0.8, max_tokens: 8, batch_size: 8}"]
+    third = subprocess.run(changed, capture_output=True, text=True, timeout=600)
+    assert third.returncode == 0, third.stderr
+    assert "rl: done before, skipped" in third.stdout
+    assert "before: settings changed since the last run, redone" in third.stdout and "after: settings changed" in third.stdout
+    assert all(
+        v["before"][0] == 3 and v["after"][0] == 3
+        for v in json.loads((out / "report.json").read_text())["heldout"]["per_problem"].values()
+    )
 
 
 def test_reward_model_best_of_n_has_intervals_at_full_n(tmp_path, tiny_model):

@@ -102,7 +102,8 @@ def verify_files(
     if Path(samples_path).is_dir():
         from tdrl.scale.ray_verify import read_sample_shards
 
-        samples = read_sample_shards(samples_path, set(problems) | set(unusable), skip_unknown)
+        samples = read_sample_shards(samples_path, set(problems) | set(unusable), skip_unknown, skipped)
+        unusable.update(_uncompilable(problems, set(problems)))  # streamed: which problems it uses is not known yet
     else:
         samples = list(read_samples(samples_path, set(problems) | set(unusable), skip_unknown, skipped))
         unusable.update(_uncompilable(problems, {s.problem_id for s in samples if s.problem_id in problems}))
@@ -148,6 +149,7 @@ def verify_files(
             batch_size=lambda nodes: max(32, 4 * (workers or max(n.cpus for n in nodes))),
         )
         run = run_stage(stage, executor, progress)
+    summary.unknown = sum(skipped.values())  # streamed shards are counted as they are read
     summary.skipped = run.skipped
     if run.work is not None:
         summary.isolation = run.work.verifier.isolation

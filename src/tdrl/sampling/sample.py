@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tdrl.errors import ConfigError
+from tdrl.errors import ConfigError, TdrlError
 from tdrl.io import ResumableWriter, read_problems
 from tdrl.llm.hf import stable_seed
 from tdrl.runner import Executor, Local, Stage, Work, run_stage
@@ -48,6 +48,7 @@ class SampleSummary:
     finish: Counter = field(default_factory=Counter)  # finish_reason -> samples written
     completion_tokens: int = 0
     seconds: float = 0.0
+    unsampled: dict = field(default_factory=dict)  # problem id -> why the server refused it (left for a rerun)
 
     @property
     def samples_per_second(self) -> float:
@@ -83,7 +84,10 @@ def sample_files(
     summary = SampleSummary(problems=len(problems))
     with ResumableWriter(out_path, key=lambda d: (d["problem_id"], str(d["sample_id"]))) as writer:
 
-        def write(problem, records: list[dict]) -> None:
+        def write(problem, records: list[dict] | Unsampled) -> None:
+            if isinstance(records, Unsampled):
+                summary.unsampled[problem.id] = records.reason
+                return
             for record in records:
                 if (record["problem_id"], record["sample_id"]) in writer.done:
                     continue
@@ -110,9 +114,44 @@ def sample_files(
             batch_size=4 * concurrency,
         )
         t0 = time.monotonic()
-        summary.skipped = run_stage(stage, executor, progress).skipped
+        try:
+            summary.skipped = run_stage(stage, executor, progress).skipped
+        except Exception as exc:
+            if backend != "openai" or not _is_openai_error(exc):
+                raise
+            raise ServerFailed(
+                f"sampling stopped: the server at {base_url or 'the default OpenAI URL'} failed "
+                f"({type(exc).__name__}: {exc}); {summary.samples} samples written to {out_path}, "
+                "rerun the same command to resume"
+            ) from exc
         summary.seconds = time.monotonic() - t0
     return summary
+
+
+@dataclass
+class Unsampled:
+    """A problem the server refused (a 400 or 422 for this request alone): no samples, the reason kept."""
+
+    reason: str
+
+
+class ServerFailed(TdrlError):
+    """The OpenAI-compatible server failed in a way that is not one problem's fault (auth, connection, 5xx)."""
+
+
+def _is_openai_error(exc: BaseException) -> bool:
+    try:
+        import openai
+    except ImportError:
+        return False
+    return isinstance(exc, openai.OpenAIError)
+
+
+def _refused_request(exc: BaseException) -> bool:
+    """True for an error that concerns this one request (bad or too long a prompt), not the server."""
+    import openai
+
+    return isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 413, 422)
 
 
 def _unsampled(problem, reason: str):
@@ -226,13 +265,23 @@ async def _sample_openai(work: OpenAISampling, problems: list, emit, ordered: bo
     backend = OpenAIBackend(work.model, base_url=work.base_url, concurrency=work.concurrency, cache_dir=work.cache_dir)
 
     async def one(problem):
-        gens = await generate_openai(backend, problem, work.params, work.fmt)
+        try:
+            gens = await generate_openai(backend, problem, work.params, work.fmt)
+        except Exception as exc:
+            if not _refused_request(exc):
+                raise
+            return problem, Unsampled(f"HTTP {exc.status_code}: {getattr(exc, 'message', exc)}"[:300])
         return problem, sample_records(problem, gens, work.model, "openai", work.params, work.fmt)
 
-    jobs = [one(p) for p in problems]
-    if ordered:
-        for problem, records in await asyncio.gather(*jobs):
-            emit(problem, records)
-    else:
-        for job in asyncio.as_completed(jobs):
-            emit(*await job)
+    jobs = [asyncio.ensure_future(one(p)) for p in problems]
+    try:
+        if ordered:
+            for problem, records in await asyncio.gather(*jobs):
+                emit(problem, records)
+        else:
+            for job in asyncio.as_completed(jobs):
+                emit(*await job)
+    finally:  # a server failure stops the rest; their errors are collected, not printed as stray tracebacks
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)

@@ -30,8 +30,11 @@ RayVerifySummary = VerifySummary  # with ``cluster`` set and the cluster's count
 __all__ = ["RayVerifySummary", "VerifyActor", "infra_error_result", "ray_verify_files", "read_sample_shards"]
 
 
-def read_sample_shards(path: str | Path, problem_ids: set[str], skip_unknown: bool = False) -> Iterator[Sample]:
-    """Samples from a folder of JSONL or parquet shards, streamed by Ray Data in file order."""
+def read_sample_shards(
+    path: str | Path, problem_ids: set[str], skip_unknown: bool = False, skipped: dict[str, int] | None = None
+) -> Iterator[Sample]:
+    """Samples from a folder of JSONL or parquet shards, streamed by Ray Data in file order; with ``skip_unknown``
+    those of unknown problems are left out and counted per problem in ``skipped``."""
     import ray.data
 
     from tdrl.io import InputError
@@ -52,6 +55,8 @@ def read_sample_shards(path: str | Path, problem_ids: set[str], skip_unknown: bo
             raise InputError(path, i, exc.field, exc.message) from None
         if sample.problem_id not in problem_ids:
             if skip_unknown:
+                if skipped is not None:
+                    skipped[sample.problem_id] = skipped.get(sample.problem_id, 0) + 1
                 continue
             raise InputError(path, i, "problem_id", f"unknown problem {sample.problem_id!r} (--skip-unknown leaves it out)")
         yield sample

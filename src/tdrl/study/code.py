@@ -38,6 +38,7 @@ from tdrl.errors import ConfigError
 from tdrl.evaluation.intervals import bootstrap_difference, bootstrap_mean, excludes_zero
 from tdrl.evaluation.passk import Scores, pass_at_k
 from tdrl.io import iter_jsonl, read_problems, write_jsonl
+from tdrl.markers import Markers
 
 STAGES = ("split", "synth", "before", "rl", "after", "rerank")
 
@@ -50,21 +51,28 @@ class CodeStudyConfig:
     seed: int = 0
     train_limit: int | None = None  # use only the first N train / held-out problems (a quick run)
     heldout_limit: int | None = None
-    synth: dict = field(default_factory=lambda: {"tests_per_problem": 20, "min_tests": 5, "mutants": 16})
-    eval: dict = field(default_factory=lambda: {"n": 4, "temperature": 0.8, "max_tokens": 96, "batch_size": 32})
-    rl: dict = field(
+    synth: dict = field(
+        default_factory=lambda: {"tests_per_problem": 20, "min_tests": 5, "mutants": 16},
+        metadata={"schema": "tdrl.synthesis.reference:SynthConfig"},
+    )
+    eval: dict = field(
+        default_factory=lambda: {"n": 4, "temperature": 0.8, "max_tokens": 96, "batch_size": 32},
+        metadata={"schema": {"n": int, "temperature": float, "max_tokens": int, "batch_size": int}},
+    )
+    rl: dict = field(  # `tdrl rl` recipe fields (model, problems, out_dir and the reward are the study's)
+        metadata={"schema": "tdrl.training.rl:RLConfig"},
         default_factory=lambda: {
-            "max_steps": 10,
-            "learning_rate": 1e-4,
+            "max_steps": 24,
+            "learning_rate": 5e-4,
             "num_generations": 4,
-            "batch_size": 8,
+            "batch_size": 16,
             "temperature": 0.8,
             "max_completion_length": 96,
             "lora": {"r": 16, "alpha": 32},
-        }
+        },
     )
-    rm: dict = field(
-        default_factory=lambda: {"n": 2, "epochs": 2.0, "learning_rate": 5e-5, "lora": {"r": 16, "alpha": 32}, "batch_size": 8}
+    rm: dict = field(  # `tdrl train-rm` fields, and n: samples of each train problem by the trained policy
+        default_factory=lambda: {"n": 8, "epochs": 2.0, "learning_rate": 5e-5, "lora": {"r": 16, "alpha": 32}, "batch_size": 8}
     )
     best_of_n: bool = True  # the reward-model stage (off in the demo's short version)
     bootstrap: int = 2000
@@ -75,9 +83,14 @@ class CodeStudyConfig:
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> CodeStudyConfig:
     """A :class:`CodeStudyConfig` from YAML plus ``key=value`` overrides."""
-    from tdrl.training.common import load_recipe
+    from tdrl.training.common import check_settings, load_recipe
+    from tdrl.training.reward_model import RMConfig
 
-    cfg = load_recipe(CodeStudyConfig, path, overrides)
+    cfg = load_recipe(CodeStudyConfig, path, overrides, paths=("seeds",))
+    where, rm = f"{path}: " if path else "", dict(cfg.rm)  # rm: n, and `tdrl train-rm` settings
+    check_settings({"n": int}, {"n": rm.pop("n")} if "n" in rm else {}, where, "rm.")
+    check_settings(RMConfig, rm, where, "rm.")
+    cfg.rm.update(rm)
     if int(cfg.eval.get("n", 4)) < 1:
         raise ConfigError("eval.n must be at least 1")
     return cfg
@@ -90,24 +103,28 @@ def default_seeds() -> str:
 
 
 class Stages:
-    """Completion markers: ``stages/<name>.json`` holds a finished stage's figures and wall time."""
+    """The study's stage markers (``OUT/stages/<name>.done``, :class:`tdrl.markers.Markers`): a finished stage's
+    figures and wall time, and the settings it ran with; a stage whose settings (or those of a stage it reads)
+    changed since is redone from scratch, its old outputs removed."""
 
-    def __init__(self, out: Path, progress):
-        self.dir = out / "stages"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.progress = progress
+    def __init__(self, out: Path, say):
+        self.markers = Markers(out / "stages", root=out)
+        self.say = say
 
-    def run(self, name: str, fn) -> dict:
-        marker = self.dir / f"{name}.json"
-        if marker.exists():
-            self.progress(f"{name}: done before, skipped")
-            return json.loads(marker.read_text())
-        self.progress(f"{name}: running")
+    def run(self, name: str, settings: dict, outputs: list[str], fn) -> dict:
+        done = self.markers.done(name, settings)
+        if done is not None:
+            self.say(f"{name}: done before, skipped")
+            return done
+        if self.markers.changed(name):
+            self.say(f"{name}: settings changed since the last run, redone")
+        self.markers.begin(name, outputs)
+        self.say(f"{name}: running")
         t0 = time.monotonic()
         result = fn()
         result["seconds"] = round(time.monotonic() - t0, 1)
-        marker.write_text(json.dumps(result, indent=1) + "\n")
-        self.progress(f"{name}: {result['seconds']:.0f}s")
+        self.markers.finish(name, settings, result)
+        self.say(f"{name}: {result['seconds']:.0f}s")
         return result
 
 
@@ -121,16 +138,23 @@ def run_study(cfg: CodeStudyConfig, progress: bool = True, say=print) -> dict:
         torch.set_num_threads(cfg.torch_threads)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
     stages = Stages(out, say)
+    keys = stages.markers.keys
     t0 = time.monotonic()
-    done = {
-        "split": stages.run("split", lambda: split_seeds(cfg, out)),
-        "synth": stages.run("synth", lambda: synthesize(cfg, out, progress)),
-    }
-    done["before"] = stages.run("before", lambda: evaluate_heldout(cfg, out, cfg.model, "before", progress))
-    done["rl"] = stages.run("rl", lambda: train_policy(cfg, out, progress))
-    done["after"] = stages.run("after", lambda: evaluate_heldout(cfg, out, str(out / "final"), "after", progress))
+    split = {"seeds": cfg.seeds, "train_limit": cfg.train_limit, "heldout_limit": cfg.heldout_limit}
+    done = {"split": stages.run("split", split, ["seeds"], lambda: split_seeds(cfg, out))}
+    synth = {"split": keys["split"], "synth": cfg.synth, "seed": cfg.seed}
+    done["synth"] = stages.run("synth", synth, ["problems", "synth"], lambda: synthesize(cfg, out, progress))
+    before = {"synth": keys["synth"], "model": cfg.model, "eval": cfg.eval, "seed": cfg.seed}
+    done["before"] = stages.run("before", before, ["before"], lambda: evaluate_heldout(cfg, out, cfg.model, "before", progress))
+    rl = {"synth": keys["synth"], "model": cfg.model, "rl": cfg.rl, "seed": cfg.seed}
+    done["rl"] = stages.run("rl", rl, ["rl", "final"], lambda: train_policy(cfg, out, progress))
+    after = {"rl": keys["rl"], "eval": cfg.eval, "seed": cfg.seed}
+    done["after"] = stages.run(
+        "after", after, ["after"], lambda: evaluate_heldout(cfg, out, str(out / "final"), "after", progress)
+    )
     if cfg.best_of_n:
-        done["rerank"] = stages.run("rerank", lambda: rerank_with_reward_model(cfg, out, progress))
+        rerank = {"after": keys["after"], "rm": cfg.rm, "seed": cfg.seed}
+        done["rerank"] = stages.run("rerank", rerank, ["rerank"], lambda: rerank_with_reward_model(cfg, out, progress))
     else:
         done["rerank"] = {"reason": "not run (best_of_n: false)", "seconds": 0.0}
     report = build_report(cfg, out, done)

@@ -67,11 +67,27 @@ def load_recipe(cls, path, overrides=(), paths: tuple[str, ...] = ("problems",),
         key, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"--set {item!r}: expected key=value")
+        _seed_default(cls, data, key)
         _put(data, key, yaml.safe_load(value), f"--set {item!r}")
     for key, value in (flags or {}).items():
         _put(data, key, value, f"--{key}")
     check_settings(cls, data, where=f"{path}: " if path else "")
     return cls(**data)
+
+
+def _seed_default(cls, data: dict, key: str) -> None:
+    """Before ``--set rl.max_steps=2`` with no ``rl:`` given, start from the field's default mapping, so the
+    other default keys stay (``--set rl={...}`` still replaces the whole mapping, as in a file)."""
+    import dataclasses
+
+    top, dot, _ = key.partition(".")
+    if not dot or top in data or not dataclasses.is_dataclass(cls):
+        return
+    for f in dataclasses.fields(cls):
+        if f.name == top and f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+            if isinstance(default, dict):
+                data[top] = default
 
 
 def _put(data: dict, key: str, value: Any, source: str) -> None:
@@ -252,3 +268,27 @@ def check_settings(spec, data: dict, where: str = "", prefix: str = "") -> None:
             for i, item in enumerate(value):
                 if isinstance(item, dict):
                     check_settings(nested[key], item, where, f"{name}[{i}].")
+
+
+def compact_trainer_output(trainer, progress: bool) -> None:
+    """The user sees tdrl's output, not the trainer's raw log dicts (they are in the run's metrics file).
+
+    Without progress, the dict printer goes; with it, the bar stays and shows the latest loss,
+    reward or accuracy as its postfix instead of printing every dict under it."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    if not progress:
+        trainer.remove_callback(PrinterCallback)
+        return
+
+    class CompactProgress(ProgressCallback):
+        shown = ("reward", "loss", "eval_loss", "eval_accuracy", "accuracy")
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero and self.training_bar is not None and logs:
+                post = {k: f"{logs[k]:.3f}" for k in self.shown if isinstance(logs.get(k), (int, float))}
+                if post:
+                    self.training_bar.set_postfix(post, refresh=False)
+
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(CompactProgress())

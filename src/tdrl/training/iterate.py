@@ -28,14 +28,13 @@ under ``notes``, and every no-signal warning of a stage is kept under ``warnings
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tdrl.errors import ConfigError, NoData
+from tdrl.markers import Markers, settings_key
 
 _SFT_SCHEMA = {"epochs": float, "learning_rate": float, "batch_size": int, "max_steps": int, "seed": int}
 
@@ -83,11 +82,6 @@ def load_iterate_config(path, overrides: Sequence[str] = ()) -> IterateConfig:
     return cfg
 
 
-def settings_key(settings: dict) -> str:
-    """A short hash of a stage's settings (JSON, sorted keys): equal keys, equal work."""
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def no_pairs_error(k: int, scored: list, cfg: IterateConfig) -> str:
     """Why round ``k`` cannot train a reward model, and the setting that would change it."""
     usable = [float(r["pass_rate"]) for _, r in scored if r.get("status") != "infra_error"]
@@ -102,51 +96,6 @@ def no_pairs_error(k: int, scored: list, cfg: IterateConfig) -> str:
         "change pair_rule as the warning above says, or raise samples_per_problem, and rerun "
         "(the stages after sampling are redone)"
     )
-
-
-class _Stages:
-    """``<stage>.done`` markers: each finished stage's metrics and the key of the settings it ran with.
-
-    A stage's settings include the keys of the stages it reads, so a change anywhere redoes
-    everything downstream. ``begin`` removes a stage's old outputs when it starts under
-    other settings than last time (a plain resume, same settings, keeps them).
-    """
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        self.keys: dict[str, str] = {}
-        self.metrics: dict[str, dict] = {}
-
-    def done(self, stage: str, settings: dict) -> dict | None:
-        key = self.keys[stage] = settings_key(settings)
-        path = self.folder / f"{stage}.done"
-        if not path.exists():
-            return None
-        marker = json.loads(path.read_text())
-        if marker.get("settings_key") != key:
-            return None
-        self.metrics[stage] = marker["metrics"]
-        return marker["metrics"]
-
-    def begin(self, stage: str, outputs: list[str]) -> None:
-        started = self.folder / f"{stage}.started"
-        if (started.exists() and started.read_text() != self.keys[stage]) or (self.folder / f"{stage}.done").exists():
-            for name in outputs:
-                target = self.folder / name
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
-        (self.folder / f"{stage}.done").unlink(missing_ok=True)
-        started.write_text(self.keys[stage])
-
-    def finish(self, stage: str, settings: dict, metrics: dict) -> dict:
-        tmp = self.folder / f"{stage}.done.tmp"
-        tmp.write_text(json.dumps({"settings_key": self.keys[stage], "settings": settings, "metrics": metrics}, indent=1) + "\n")
-        tmp.replace(self.folder / f"{stage}.done")
-        self.metrics[stage] = metrics
-        return metrics
 
 
 def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
@@ -165,7 +114,7 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
     previous_rm_key = previous_pairs_key = None
     rows: list[dict] = []
 
-    def sample_and_verify(st: _Stages, folder: Path, seed: int) -> tuple[list, str]:
+    def sample_and_verify(st: Markers, folder: Path, seed: int) -> tuple[list, str]:
         """The current policy's samples and their verdicts, as ``(sample, result)``, and the verify stage's key."""
         samples_path, results_path = folder / "samples.jsonl", folder / "results.jsonl"
         sample_settings = {
@@ -200,7 +149,7 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
 
     for k in range(cfg.rounds):
         folder = out / f"round-{k}"
-        st = _Stages(folder)
+        st = Markers(folder)
         scored, verify_key = sample_and_verify(st, folder, cfg.seed + k)
 
         if k == 0 and cfg.sft:
@@ -335,7 +284,7 @@ def run_iterate(cfg: IterateConfig, progress: bool = True) -> dict:
 
     summary = {"rounds": [_flat(r) for r in rows]}
     if cfg.final_eval and rows:
-        st = _Stages(out / "final")
+        st = Markers(out / "final")
         scored, _ = sample_and_verify(st, out / "final", cfg.seed + cfg.rounds)
         passed = [r["status"] == "pass" for _, r in scored if r.get("status") != "infra_error"]
         final = {"policy": policy, "policy_pass_at_1": round(sum(passed) / len(passed), 6) if passed else None}

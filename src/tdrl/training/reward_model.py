@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tdrl.errors import ConfigError
-from tdrl.training.common import LoraSettings
+from tdrl.training.common import LoraSettings, compact_trainer_output
 
 
 @dataclass
@@ -177,10 +177,7 @@ def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progres
         processing_class=tokenizer,
         peft_config=peft_config,
     )
-    if not progress:  # the trainer prints every log dict when its bars are off; they are in metrics.json
-        from transformers.trainer_callback import PrinterCallback
-
-        trainer.remove_callback(PrinterCallback)
+    compact_trainer_output(trainer, progress)  # log dicts stay in the run's metrics file
     before = trainer.evaluate() if held else {}
     trainer.train()
     final = trainer.model

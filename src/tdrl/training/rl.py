@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tdrl.errors import ConfigError, NoData
-from tdrl.training.common import LoraSettings
+from tdrl.training.common import LoraSettings, compact_trainer_output
 
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 # the keys a `rewards:` item and `verifier:` may hold (checked when the recipe loads)
@@ -294,10 +294,7 @@ def train_rl(
             callbacks=callbacks,
             **({"rollout_func": rollout_func} if rollout_func is not None else {}),
         )
-        if not progress:  # the trainer prints every log dict when its bars are off; they are in metrics.jsonl
-            from transformers.trainer_callback import PrinterCallback
-
-            trainer.remove_callback(PrinterCallback)
+        compact_trainer_output(trainer, progress)  # log dicts stay in the run's metrics file
         resume = any(out.glob("checkpoint-*"))
         trainer.train(resume_from_checkpoint=True if resume else None)
         # LoRA: the adapter only; a plain folder is made once, where one is needed (resolve_model)

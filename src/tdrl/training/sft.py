@@ -33,7 +33,7 @@ def sft_train(
     from trl import SFTConfig, SFTTrainer
 
     from tdrl.llm.embedded import resolve_model
-    from tdrl.training.common import load_tokenizer
+    from tdrl.training.common import compact_trainer_output, load_tokenizer
 
     if not rows:
         raise NoData("no SFT rows")
@@ -61,10 +61,7 @@ def sft_train(
         processing_class=tokenizer,
         callbacks=list(callbacks),
     )
-    if not progress:  # the trainer prints every log dict when its bars are off
-        from transformers.trainer_callback import PrinterCallback
-
-        trainer.remove_callback(PrinterCallback)
+    compact_trainer_output(trainer, progress)  # log dicts stay in the run's metrics file
     result = trainer.train()
     trainer.model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
