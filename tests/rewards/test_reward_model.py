@@ -1,6 +1,7 @@
 """The Bradley-Terry reward model learns, saves as a plain HF model, and scores as an RL reward."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -130,6 +131,8 @@ def test_with_progress_the_trainer_bar_stays_and_the_library_noise_goes(tmp_path
         capture_output=True,
         text=True,
         timeout=600,
+        # an in-process CLI test earlier in the session may have set TQDM_DISABLE (--no-progress) here
+        env={k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"},
     )
     assert proc.returncode == 0, proc.stderr
     output = proc.stdout + proc.stderr
