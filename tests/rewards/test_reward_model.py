@@ -140,3 +140,16 @@ def test_with_progress_the_trainer_bar_stays_and_the_library_noise_goes(tmp_path
     assert "loss=" in proc.stderr
     # no raw log dicts, no library warnings, no load bars
     assert "{'loss'" not in output and "Warning" not in output and "Loading weights" not in output
+
+
+def test_no_pairs_fails_at_once_with_the_setting_to_change(tmp_path):
+    (tmp_path / "pairs.jsonl").write_text("")
+    proc = subprocess.run(
+        [*TDRL, "train-rm", "--pairs", str(tmp_path / "pairs.jsonl"), "--out", str(tmp_path / "rm"), "--model", "embedded"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "pairs.jsonl: no pairs to train on" in proc.stderr and "--min-rejected -1" in proc.stderr
+    assert not (tmp_path / "rm").exists()

@@ -96,27 +96,26 @@ def _columns(pairs: list[dict]) -> list[dict]:
 
 def train_reward_model(pairs_path, out_dir, cfg: RMConfig | None = None, progress: bool = True) -> dict:
     """Train, save to ``out_dir`` (model, tokenizer, ``metrics.json``, ``accuracy.png``); returns the metrics."""
+    pairs = load_pairs(pairs_path)  # before the heavy imports: an empty file fails at once
+    if not pairs:
+        raise ConfigError(
+            f"{pairs_path}: no pairs to train on (see its .stats.json; `tdrl pairs --min-rejected -1` also pairs programs "
+            "that pass no test)"
+        )
     import torch
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification
     from trl import RewardConfig, RewardTrainer
 
+    from tdrl.io import warn
     from tdrl.llm.embedded import resolve_model
     from tdrl.rewards.model import RewardModelScorer
     from tdrl.training.common import load_tokenizer, peft_lora, quiet, trainer_args
 
     cfg = cfg or RMConfig()
     out_dir = Path(out_dir)
-    from tdrl.io import warn
-
     if not progress:
         quiet()
-    pairs = load_pairs(pairs_path)
-    if not pairs:
-        raise ConfigError(
-            f"{pairs_path}: no pairs to train on (see its .stats.json; `tdrl pairs --min-rejected -1` also pairs programs "
-            "that pass no test)"
-        )
     backbone = resolve_model(cfg.backbone)
     tokenizer = load_tokenizer(backbone)
     train, held = split_by_problem(pairs, cfg.eval_share, cfg.seed)
