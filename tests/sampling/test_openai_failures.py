@@ -14,8 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tdrl.io import write_jsonl
-from tdrl.records import Problem, Test
+from .conftest import read, write_problems
 
 pytest.importorskip("openai")
 TDRL = [sys.executable, "-m", "tdrl.cli"]
@@ -69,18 +68,7 @@ def serve(state: dict) -> ThreadingHTTPServer:
 
 @pytest.fixture
 def problems_file(tmp_path):
-    problems = [
-        Problem(
-            f"p{i}",
-            [Test("call", input=f"[{i}]", output=f"{i}")],
-            entry_point="f",
-            prompt=f'def f(x):\n    """Return x (marker{i})."""\n',
-        )
-        for i in range(4)
-    ]
-    path = tmp_path / "problems.jsonl"
-    write_jsonl(path, problems)
-    return path
+    return write_problems(tmp_path / "problems.jsonl", 4)
 
 
 def sample(problems_file, out, url, *extra):
@@ -91,19 +79,15 @@ def sample(problems_file, out, url, *extra):
     return subprocess.run(args, capture_output=True, text=True, timeout=300, env={**os.environ, "OPENAI_API_KEY": "k"})
 
 
-def rows(path):
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def test_a_refused_problem_is_left_unsampled_and_the_rest_are_written(tmp_path, problems_file):
-    state = {"refuse": "marker2", "auth": True, "requests": 0}
+    state = {"refuse": "Return x (2).", "auth": True, "requests": 0}
     server = serve(state)
     url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     out = tmp_path / "samples.jsonl"
     try:
         proc = sample(problems_file, out, url)
         assert proc.returncode == 0, proc.stderr
-        assert {r["problem_id"] for r in rows(out)} == {"p0", "p1", "p3"} and len(rows(out)) == 6
+        assert {r["problem_id"] for r in read(out)} == {"p0", "p1", "p3"} and len(read(out)) == 6
         assert "1 problems refused by the server and left unsampled (first: p2: HTTP 400" in proc.stderr
         assert "prompt too long" in proc.stderr and "Traceback" not in proc.stderr
         # a 400 is not retried: one request for p2, one for each of the others
@@ -113,7 +97,7 @@ def test_a_refused_problem_is_left_unsampled_and_the_rest_are_written(tmp_path, 
         again = sample(problems_file, out, url)
         assert again.returncode == 0, again.stderr
         assert state["requests"] == 1 and "2 samples for 1 problems (3 already done)" in again.stdout
-        assert sorted((r["problem_id"], r["sample_id"]) for r in rows(out)) == [
+        assert sorted((r["problem_id"], r["sample_id"]) for r in read(out)) == [
             (f"p{i}", str(j)) for i in range(4) for j in range(2)
         ]
     finally:

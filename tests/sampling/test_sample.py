@@ -5,8 +5,7 @@ import threading
 
 import pytest
 
-from tdrl.io import write_jsonl
-from tdrl.records import Problem, Test
+from .conftest import read, write_problems
 
 pytest.importorskip("transformers")
 TDRL = [sys.executable, "-m", "tdrl.cli"]
@@ -14,22 +13,7 @@ TDRL = [sys.executable, "-m", "tdrl.cli"]
 
 @pytest.fixture
 def problems_file(tmp_path):
-    problems = [
-        Problem(
-            f"p{i}",
-            [Test("call", input=f"[{i}]", output=f"{i}")],
-            entry_point="f",
-            prompt=f'def f(x):\n    """Return x ({i})."""\n',
-        )
-        for i in range(3)
-    ]
-    path = tmp_path / "problems.jsonl"
-    write_jsonl(path, problems)
-    return path
-
-
-def read(path):
-    return [json.loads(x) for x in path.read_text().splitlines()]
+    return write_problems(tmp_path / "problems.jsonl", 3)
 
 
 def test_hf_sampling_schema_resume_and_seeds(tmp_path, problems_file, tiny_model):
