@@ -252,6 +252,8 @@ def sample(
             f"{len(summary.unsampled)} problems refused by the server and left unsampled "
             f"(first: {first_id}: {first_reason}); a rerun retries only them"
         )
+        if summary.samples == 0 and len(summary.unsampled) == summary.problems - summary.skipped:
+            _fail("the server refused every problem: a setting of the run (max_tokens, model) is likely at fault")
 
 
 @app.command("serve-model")

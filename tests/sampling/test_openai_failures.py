@@ -119,3 +119,13 @@ def test_a_server_failure_stops_the_run_in_one_line(tmp_path, problems_file):
     assert "Traceback" not in proc.stderr
     assert "error: sampling stopped: the server at" in proc.stderr and "AuthenticationError" in proc.stderr
     assert "rerun the same command to resume" in proc.stderr
+
+
+def test_every_problem_refused_is_a_failed_run(tmp_path, problems_file):
+    server = serve({"refuse": "Return x (", "auth": True, "requests": 0})
+    try:
+        proc = sample(problems_file, tmp_path / "s.jsonl", f"http://127.0.0.1:{server.server_address[1]}/v1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 2 and "the server refused every problem" in proc.stderr

@@ -28,6 +28,7 @@ verification and synthesis resume line by line; RL from its last checkpoint).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -140,7 +141,8 @@ def run_study(cfg: CodeStudyConfig, progress: bool = True, say=print) -> dict:
     stages = Stages(out, say)
     keys = stages.markers.keys
     t0 = time.monotonic()
-    split = {"seeds": cfg.seeds, "train_limit": cfg.train_limit, "heldout_limit": cfg.heldout_limit}
+    seeds_digest = hashlib.sha256(Path(cfg.seeds or default_seeds()).read_bytes()).hexdigest()[:16]  # edits redo it
+    split = {"seeds": cfg.seeds, "seeds_sha256": seeds_digest, "train_limit": cfg.train_limit, "heldout_limit": cfg.heldout_limit}
     done = {"split": stages.run("split", split, ["seeds"], lambda: split_seeds(cfg, out))}
     synth = {"split": keys["split"], "synth": cfg.synth, "seed": cfg.seed}
     done["synth"] = stages.run("synth", synth, ["problems", "synth"], lambda: synthesize(cfg, out, progress))
